@@ -1,0 +1,98 @@
+//! Exit codes, and how errors map to them.
+//!
+//! Scripts branch on these, so they are part of the interface: documented in `--help` and in the
+//! README, and never renumbered.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// What kind of failure ended the command.
+// Some variants are only constructed by the commands that are still being built.
+#[allow(dead_code)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Code {
+    /// Something else went wrong (a bug, an unexpected API answer).
+    Failure = 1,
+    /// Bad arguments (clap also uses 2).
+    Usage = 2,
+    /// The run finished but one or more compliance jobs failed or expired for good.
+    JobsFailed = 3,
+    /// Bad input data or a file-system problem: an invalid ID line, a corrupt Parquet file, a full
+    /// disk, an output directory that already exists.
+    Input = 4,
+    /// The API refused the credentials (401, 403): fix the token, retrying will not help.
+    Credentials = 5,
+    /// The API or storage kept failing after every retry, or a usage cap is spent.
+    Api = 6,
+    /// Interrupted (Ctrl-C); the run directory is consistent and the same command resumes.
+    Interrupted = 130,
+}
+
+/// The exit-code table shown at the end of `xcomply --help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    success
+  1    unexpected failure
+  2    usage error (bad arguments)
+  3    finished, but some compliance jobs failed or expired for good
+  4    bad input data or a file-system problem (the message names the file and line)
+  5    credentials refused by the API (401/403): fix X_BEARER_TOKEN
+  6    the API or storage kept failing after all retries, or a usage cap is spent
+  130  interrupted; re-run the same command to resume";
+
+/// An error that carries its exit code. Its message is the wrapped error's whole chain.
+pub struct Coded {
+    pub code: Code,
+    pub error: anyhow::Error,
+}
+
+impl fmt::Display for Coded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl fmt::Debug for Coded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} ({:?})", self.error, self.code)
+    }
+}
+
+impl std::error::Error for Coded {}
+
+/// Wraps an error with its exit code.
+pub fn coded(code: Code, error: impl Into<anyhow::Error>) -> anyhow::Error {
+    anyhow::Error::new(Coded {
+        code,
+        error: error.into(),
+    })
+}
+
+/// The exit code of an error: the first `Coded` in its chain, else a broken pipe is success and
+/// an IO error is an input problem, else `Failure`.
+pub fn code_of(err: &anyhow::Error) -> Option<Code> {
+    for cause in err.chain() {
+        if let Some(c) = cause.downcast_ref::<Coded>() {
+            return Some(c.code);
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return None;
+            }
+            return Some(Code::Input);
+        }
+    }
+    Some(Code::Failure)
+}
+
+/// Prints the error with its causes and returns its exit code. A broken pipe (`xcomply … | head`)
+/// is not an error.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    match code_of(err) {
+        None => ExitCode::SUCCESS,
+        Some(code) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(code as u8)
+        }
+    }
+}

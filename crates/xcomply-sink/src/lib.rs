@@ -1,0 +1,4 @@
+//! Parquet sink: writes results files, joins results against a large Parquet dataset into delete
+//! manifests, and applies manifests to make a compliant copy.
+//!
+//! It deliberately does no networking and knows nothing of jobs beyond their results.
