@@ -2,3 +2,11 @@
 //! manifests, and applies manifests to make a compliant copy.
 //!
 //! It deliberately does no networking and knows nothing of jobs beyond their results.
+
+mod error;
+pub mod results;
+pub mod join;
+pub mod apply;
+pub mod synth;
+
+pub use error::SinkError;
