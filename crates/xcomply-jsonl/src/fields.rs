@@ -1,0 +1,180 @@
+//! The five fields of a result line as raw bytes, and the hand-written parser for ordinary lines.
+//!
+//! Both parsers (this one and the simd-json one in `decoder.rs`) produce [`Fields`]; one function
+//! then validates them, so the two paths cannot disagree on what a record means.
+//!
+//! The fast path accepts exactly the lines whose strings are printable ASCII without escapes and
+//! whose values are strings or `null`: for those the raw bytes between the quotes *are* the
+//! decoded string, and the JSON grammar is small enough to check by hand. Everything else
+//! (escapes, non-ASCII, numbers, nested values, a repeated known key, invalid JSON) returns `None`
+//! and goes to simd-json, which also produces every syntax error message.
+
+/// One field's value as found in the object.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(crate) enum Slot<'a> {
+    /// The key is absent.
+    #[default]
+    Missing,
+    /// `null`.
+    Null,
+    /// A string, decoded (escapes resolved), as UTF-8 bytes.
+    Str(&'a [u8]),
+    /// Any other JSON type, named for the error message.
+    Other(&'static str),
+}
+
+/// The fields of a result object that the decoder reads; other keys are ignored.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(crate) struct Fields<'a> {
+    pub id: Slot<'a>,
+    pub action: Slot<'a>,
+    pub created_at: Slot<'a>,
+    pub redacted_at: Slot<'a>,
+    pub reason: Slot<'a>,
+}
+
+/// The field names, in the order of the output columns.
+pub(crate) const FIELD_NAMES: [&str; 5] = ["id", "action", "created_at", "redacted_at", "reason"];
+
+impl<'a> Fields<'a> {
+    /// The slot a key fills, with the field's name, or `None` for a key the decoder ignores.
+    #[inline]
+    pub(crate) fn slot(&mut self, key: &[u8]) -> Option<(&mut Slot<'a>, &'static str)> {
+        match key {
+            b"id" => Some((&mut self.id, FIELD_NAMES[0])),
+            b"action" => Some((&mut self.action, FIELD_NAMES[1])),
+            b"created_at" => Some((&mut self.created_at, FIELD_NAMES[2])),
+            b"redacted_at" => Some((&mut self.redacted_at, FIELD_NAMES[3])),
+            b"reason" => Some((&mut self.reason, FIELD_NAMES[4])),
+            _ => None,
+        }
+    }
+}
+
+/// JSON's four whitespace bytes.
+#[inline]
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+#[inline]
+fn skip_ws(line: &[u8], mut i: usize) -> usize {
+    while i < line.len() && is_ws(line[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Reads a string whose opening quote is just before `start`. Returns its bytes and the index
+/// after the closing quote, or `None` on an escape, a control character or a non-ASCII byte.
+#[inline]
+fn string(line: &[u8], start: usize) -> Option<(&[u8], usize)> {
+    let rest = line.get(start..)?;
+    // The closing quote is found with memchr (SIMD); the bytes before it are then checked in one
+    // tight pass, which the compiler vectorises, instead of branching on every byte.
+    let len = memchr::memchr(b'"', rest)?;
+    let body = &rest[..len];
+    if body
+        .iter()
+        .any(|&b| b == b'\\' || !(0x20..0x80).contains(&b))
+    {
+        return None;
+    }
+    Some((body, start + len + 1))
+}
+
+/// Parses an ordinary line, or returns `None` when the line needs the general parser.
+#[inline]
+pub(crate) fn parse_fast(line: &[u8]) -> Option<Fields<'_>> {
+    let mut fields = Fields::default();
+    let mut i = skip_ws(line, 0);
+    if *line.get(i)? != b'{' {
+        return None;
+    }
+    i = skip_ws(line, i + 1);
+    if *line.get(i)? == b'}' {
+        i += 1;
+    } else {
+        loop {
+            if *line.get(i)? != b'"' {
+                return None;
+            }
+            let (key, next) = string(line, i + 1)?;
+            i = skip_ws(line, next);
+            if *line.get(i)? != b':' {
+                return None;
+            }
+            i = skip_ws(line, i + 1);
+            let value = match *line.get(i)? {
+                b'"' => {
+                    let (s, next) = string(line, i + 1)?;
+                    i = next;
+                    Slot::Str(s)
+                }
+                b'n' if line[i..].starts_with(b"null") => {
+                    i += 4;
+                    Slot::Null
+                }
+                _ => return None,
+            };
+            if let Some((slot, _)) = fields.slot(key) {
+                if *slot != Slot::Missing {
+                    // A repeated known key is an error; the general path reports it.
+                    return None;
+                }
+                *slot = value;
+            }
+            i = skip_ws(line, i);
+            match *line.get(i)? {
+                b',' => i = skip_ws(line, i + 1),
+                b'}' => {
+                    i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    if skip_ws(line, i) != line.len() {
+        return None;
+    }
+    Some(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinary_lines_take_the_fast_path() {
+        let f = parse_fast(br#"{"id":"1","action":"delete","created_at":"x","reason":"deleted"}"#)
+            .unwrap();
+        assert_eq!(f.id, Slot::Str(b"1"));
+        assert_eq!(f.redacted_at, Slot::Missing);
+        let f =
+            parse_fast(b" { \"id\" : \"1\" , \"redacted_at\" : null , \"extra\":\"e\"}\r").unwrap();
+        assert_eq!(f.redacted_at, Slot::Null);
+        assert_eq!(parse_fast(b"{}").unwrap(), Fields::default());
+    }
+
+    #[test]
+    fn anything_unusual_goes_to_the_general_parser() {
+        for line in [
+            &br#"{"id":"1\u0032"}"#[..],
+            "{\"id\":\"é\"}".as_bytes(),
+            br#"{"id":1}"#,
+            br#"{"id":"1","id":"2"}"#,
+            br#"{"id":"1"} x"#,
+            br#"{"id":"1",}"#,
+            br#"{"id":"1""#,
+            br#"{"a":{"b":"c"}}"#,
+            br#"{"id":nul}"#,
+            br#"{"id":nullx}"#,
+            br#"["id"]"#,
+            b"",
+            b"{\"id\":\"a\tb\"}",
+        ] {
+            assert_eq!(parse_fast(line), None, "{}", String::from_utf8_lossy(line));
+        }
+    }
+}
