@@ -1,8 +1,12 @@
 //! `xcomply shard`: IDs from text or Parquet into deduplicated, sorted job files.
 
 use std::path::PathBuf;
+use std::time::Instant;
+
+use xcomply_shard::{Limits, ShardError, ShardOptions, parse_size};
 
 use super::common::TypeArg;
+use crate::exit::{Code, coded};
 use crate::output::Ctx;
 
 /// Extract, validate, deduplicate and split IDs into job files.
@@ -11,6 +15,10 @@ use crate::output::Ctx;
 /// from a column of Parquet files, directories and globs. Writes `{type}-00001.txt`, … in ascending
 /// order, each with at most --max-ids-per-job unique IDs, and `manifest.json` with counts and
 /// sha256 sums. Memory stays under --memory-limit: past it, IDs spill to temporary files.
+///
+/// Lines may have surrounding spaces, `\r\n` endings and a UTF-8 BOM; blank lines are skipped.
+/// The first invalid value stops the command with its file:line, unless --lenient, which writes
+/// every invalid value with its file:line to rejects.txt in the output directory.
 ///
 /// Examples:
 ///   xcomply shard --type tweets --out shards ids-*.txt.gz
@@ -51,11 +59,59 @@ pub struct Args {
     #[arg(long)]
     pub lenient: bool,
 
-    /// Replace an existing output directory.
+    /// Use an existing, non-empty output directory, replacing the shard files, manifest.json and
+    /// rejects.txt of an earlier run (other files are left alone).
     #[arg(long)]
     pub force: bool,
 }
 
-pub fn run(_args: Args, _ctx: &Ctx) -> anyhow::Result<()> {
-    super::common::not_implemented("shard")
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let usage = |e: ShardError| coded(Code::Usage, e);
+    let memory_limit = parse_size(&args.memory_limit).map_err(usage)?;
+    let max_bytes_per_job = args
+        .max_bytes_per_job
+        .as_deref()
+        .map(parse_size)
+        .transpose()
+        .map_err(usage)?;
+    let options = ShardOptions {
+        job_type: args.r#type.into(),
+        out_dir: args.out.clone(),
+        column: args.column,
+        limits: Limits {
+            memory_limit,
+            max_ids_per_job: args.max_ids_per_job,
+            max_bytes_per_job,
+            ..Limits::default()
+        },
+        lenient: args.lenient,
+        force: args.force,
+    };
+    let started = Instant::now();
+    let manifest = xcomply_shard::shard(&args.inputs, &options).map_err(|e| match e {
+        ShardError::InvalidOption(_) | ShardError::InvalidSize { .. } => coded(Code::Usage, e),
+        _ => coded(Code::Input, e),
+    })?;
+    if !ctx.quiet {
+        let t = manifest.totals;
+        eprintln!(
+            "wrote {} shard(s) of {} unique {} ID(s) to {} in {:.2}s: {} read, {} duplicate(s), {} invalid, {} null(s)",
+            manifest.shards.len(),
+            t.unique,
+            manifest.job_type,
+            args.out.display(),
+            started.elapsed().as_secs_f64(),
+            t.read,
+            t.duplicates,
+            t.invalid,
+            t.nulls,
+        );
+        if t.invalid > 0 {
+            eprintln!(
+                "invalid values are listed in {}",
+                args.out.join(xcomply_shard::REJECTS_FILE).display()
+            );
+        }
+    }
+    Ok(())
 }
