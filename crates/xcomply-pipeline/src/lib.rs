@@ -2,4 +2,48 @@
 //! upload, wait and download, decodes and joins, and journals every transition durably so that a
 //! crashed run resumes.
 //!
-//! It deliberately does not start an emulator: callers pass the API base URL.
+//! The scheduler ([`run`]) is written against the [`Stages`] trait: the jobs API, the transfers and
+//! the local shard and join steps. [`real::RealStages`] implements it with the stage crates; tests
+//! implement it with fakes that fail, expire and crash on purpose.
+//!
+//! Durability: `run.json` (the run ID) is written before anything else, `state.json` after every
+//! transition (atomically, mode 0600), results and manifests under temporary names renamed into
+//! place, and a lock file keeps a second run out of the directory. Resume rules, applied when the
+//! same command runs again on the same directory:
+//!
+//! - a job created but not uploaded whose upload URL expired is cancelled and replaced;
+//! - a job in progress keeps being polled and is never uploaded again;
+//! - a complete job is downloaded; results already written and matching their checksum are kept;
+//! - a failed or expired job is replaced, up to `max_job_retries` times, then reported;
+//! - results whose download URL expired (after 7 days) get a new job;
+//! - jobs of this run the state does not know (lost state file, crash right after creation) are
+//!   found by listing and adopted by name, `xcomply-<run id>-<type>-<shard>`.
+//!
+//! It deliberately does not start an emulator, draw progress or choose exit codes: callers pass the
+//! stages, an [`Observer`] and a cancellation token, and map [`ErrorClass`] to exit codes.
+//!
+//! ```no_run
+//! # async fn example(stages: std::sync::Arc<impl xcomply_pipeline::Stages>) {
+//! use std::sync::Arc;
+//! use xcomply_pipeline::{RunConfig, Silent, run};
+//!
+//! let config = RunConfig::new("run1", "dataset=data/");
+//! let cancel = tokio_util::sync::CancellationToken::new();
+//! let summary = run(stages, config, Arc::new(Silent), cancel).await.unwrap();
+//! assert!(summary.is_success());
+//! # }
+//! ```
+
+mod error;
+mod progress;
+mod run;
+mod stages;
+pub mod state;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{ErrorClass, PipelineError, StageError, StageErrorKind};
+pub use progress::{Activity, Event, Observer, Silent};
+pub use run::{FailedShard, JobTiming, RunConfig, RunSummary, Timings, TypeSummary, run};
+pub use stages::{JoinOutput, ResultsFile, ShardFile, Stages};

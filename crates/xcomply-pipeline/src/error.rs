@@ -1,0 +1,148 @@
+//! The one error type of the pipeline, and the error type its stages report to it.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// What kind of failure a stage hit. The scheduler branches on it: an expired URL gets a new job,
+/// a conflict is resolved by adopting the run's own job, everything else ends the run with the
+/// matching exit code.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum StageErrorKind {
+    /// The API refused the credentials (401, 403): retrying cannot help.
+    Credentials,
+    /// Another unfinished job of the same type exists (409 conflict).
+    Conflict,
+    /// A signed upload or download URL has expired (or the job's upload window closed).
+    UrlExpired,
+    /// The job or object does not exist (any more).
+    NotFound,
+    /// The API or storage kept failing after every retry, or a usage cap is spent.
+    Api,
+    /// Bad input data or a file-system problem.
+    Input,
+    /// Anything else: an unexpected answer, a bug.
+    Other,
+}
+
+/// An error of one stage (API call, transfer, shard, decode, join), already described for people.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct StageError {
+    /// What kind of failure it is.
+    pub kind: StageErrorKind,
+    /// The message, naming the file, job or (redacted) URL.
+    pub message: String,
+}
+
+impl StageError {
+    /// A stage error of the given kind.
+    pub fn new(kind: StageErrorKind, message: impl Into<String>) -> StageError {
+        StageError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for StageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StageError {}
+
+/// An error that ended a run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// Reading or writing a file of the run directory failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `state.json` or `run.json` cannot be used.
+    #[error("{}: {message}", path.display())]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Another `xcomply run` holds the run directory's lock.
+    #[error(
+        "{}: another xcomply run is using this run directory; wait for it to finish or use another --out",
+        path.display()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// A stage failed for good.
+    #[error("{context}: {source}")]
+    Stage {
+        /// Where: the job type, shard and job, e.g. "tweets shard 3/8 (job 1446017776678801409)".
+        context: String,
+        /// The cause.
+        #[source]
+        source: StageError,
+    },
+    /// The run was interrupted (Ctrl-C); the state on disk is consistent.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// The broad class of a [`PipelineError`], which the command line maps to its exit code.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// Credentials refused.
+    Credentials,
+    /// Bad input or a file-system problem.
+    Input,
+    /// The API or storage kept failing.
+    Api,
+    /// Interrupted by the user.
+    Interrupted,
+    /// Anything else.
+    Other,
+}
+
+impl PipelineError {
+    /// The broad class of this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            PipelineError::Io { .. }
+            | PipelineError::State { .. }
+            | PipelineError::Locked { .. } => ErrorClass::Input,
+            PipelineError::Interrupted => ErrorClass::Interrupted,
+            PipelineError::Stage { source, .. } => match source.kind {
+                StageErrorKind::Credentials => ErrorClass::Credentials,
+                StageErrorKind::Input => ErrorClass::Input,
+                StageErrorKind::Api
+                | StageErrorKind::Conflict
+                | StageErrorKind::UrlExpired
+                | StageErrorKind::NotFound => ErrorClass::Api,
+                StageErrorKind::Other => ErrorClass::Other,
+            },
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> PipelineError {
+        PipelineError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn stage(context: impl Into<String>, source: StageError) -> PipelineError {
+        PipelineError::Stage {
+            context: context.into(),
+            source,
+        }
+    }
+}

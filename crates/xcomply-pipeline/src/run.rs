@@ -1,0 +1,1016 @@
+//! The scheduler: plans the shards, drives one job at a time per type (tweets and users side by
+//! side), overlaps each job's download with the next job's create and upload, joins, and writes
+//! the state after every transition.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use xcomply_core::{ComplianceJob, JobId, JobStatus, JobType};
+
+use crate::error::{PipelineError, StageError, StageErrorKind};
+use crate::progress::{Activity, Event, Observer};
+use crate::stages::{ResultsFile, Stages};
+use crate::state::{
+    self, FileRecord, JobRecord, JoinedState, Phase, ResultsRecord, RunInfo, RunLock, RunState,
+    STATE_VERSION, ShardState, StateStore,
+};
+
+/// How a run behaves. The inputs themselves are the [`Stages`]' business; `inputs` only describes
+/// them, so that a re-run with other inputs on the same directory is refused.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The run directory.
+    pub out: PathBuf,
+    /// A description of the inputs (paths, columns, shard size), part of the run ID.
+    pub inputs: String,
+    /// Use the resumable upload protocol.
+    pub resumable: bool,
+    /// New jobs for a shard after its first one fails or expires, before the shard is reported.
+    pub max_job_retries: u32,
+    /// Join the results against the dataset into manifests.
+    pub join: bool,
+    /// First wait between two status polls of a job.
+    pub poll_initial: Duration,
+    /// Longest wait between two polls; the wait grows by half each poll up to this.
+    pub poll_max: Duration,
+    /// An upload URL closer than this to its expiry is treated as expired: an upload that starts
+    /// in the last seconds could be cut off, and a new job costs one request.
+    pub upload_expiry_margin: Duration,
+}
+
+impl RunConfig {
+    /// Defaults for the real API: polls start at 5 s and back off to 60 s, which keeps two types'
+    /// polling well under the 150 requests per 15 minutes of `GET /2/compliance/jobs/:id`.
+    pub fn new(out: impl Into<PathBuf>, inputs: impl Into<String>) -> RunConfig {
+        RunConfig {
+            out: out.into(),
+            inputs: inputs.into(),
+            resumable: false,
+            max_job_retries: 3,
+            join: true,
+            poll_initial: Duration::from_secs(5),
+            poll_max: Duration::from_secs(60),
+            upload_expiry_margin: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a run did, for the summary line and `--json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    /// The run ID (part of every job name).
+    pub run_id: String,
+    /// The run directory.
+    pub out: PathBuf,
+    /// One entry per type.
+    pub types: Vec<TypeSummary>,
+    /// Shards that failed for good.
+    pub failed: Vec<FailedShard>,
+    /// The manifests, when joined.
+    pub joined: Option<JoinedState>,
+    /// Wall time per stage and per job of this invocation.
+    pub timings: Timings,
+}
+
+impl RunSummary {
+    /// Whether every shard has its results (and the manifests are written if asked).
+    pub fn is_success(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// One type's totals.
+#[derive(Clone, Debug, Serialize)]
+pub struct TypeSummary {
+    /// Tweets or users.
+    pub job_type: String,
+    /// Shards (jobs needed).
+    pub shards: u32,
+    /// Distinct IDs.
+    pub ids: u64,
+    /// Shards with results written.
+    pub done: u32,
+    /// Result rows: IDs that need action.
+    pub results_rows: u64,
+    /// Jobs created by this invocation.
+    pub jobs_created: u32,
+}
+
+/// A shard that failed for good.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailedShard {
+    /// Tweets or users.
+    pub job_type: String,
+    /// 1-based shard index.
+    pub index: u32,
+    /// Its last job.
+    pub job_id: Option<String>,
+    /// Why.
+    pub error: String,
+}
+
+/// Wall times of this invocation, in seconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timings {
+    /// Extracting and sharding the IDs (0 when resumed past it).
+    pub shard_s: f64,
+    /// From the first job to the last results file.
+    pub jobs_s: f64,
+    /// The join (0 when skipped).
+    pub join_s: f64,
+    /// The whole invocation.
+    pub total_s: f64,
+    /// Every job this invocation drove, in the order they finished.
+    pub per_job: Vec<JobTiming>,
+}
+
+/// The client side of one job: time spent in each step. `wait_s` is the API's processing time plus
+/// the polling delay; the rest is the client's overhead and the transfers.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct JobTiming {
+    /// Tweets or users.
+    pub job_type: String,
+    /// 1-based shard index.
+    pub index: u32,
+    /// IDs in the shard.
+    pub ids: u64,
+    /// `POST /2/compliance/jobs`.
+    pub create_s: f64,
+    /// The upload.
+    pub upload_s: f64,
+    /// From the end of the upload until the job was seen complete.
+    pub wait_s: f64,
+    /// Download, decode and write of the results.
+    pub download_s: f64,
+}
+
+struct Ctx<S> {
+    stages: Arc<S>,
+    store: Mutex<StateStore>,
+    config: RunConfig,
+    observer: Arc<dyn Observer>,
+    timings: Mutex<BTreeMap<usize, JobTiming>>,
+    jobs_created: Mutex<BTreeMap<String, u32>>,
+}
+
+impl<S: Stages> Ctx<S> {
+    fn shard(&self, slot: usize) -> ShardState {
+        self.store.lock().unwrap().get().shards[slot].clone()
+    }
+
+    fn update_shard<T>(
+        &self,
+        slot: usize,
+        f: impl FnOnce(&mut ShardState) -> T,
+    ) -> Result<T, PipelineError> {
+        self.store.lock().unwrap().update_shard(slot, f)
+    }
+
+    fn of(&self, job_type: &JobType) -> u32 {
+        let store = self.store.lock().unwrap();
+        store
+            .get()
+            .shards
+            .iter()
+            .filter(|s| &s.job_type == job_type)
+            .count() as u32
+    }
+
+    fn run_id(&self) -> String {
+        self.store.lock().unwrap().get().run_id.clone()
+    }
+
+    fn emit_shard(&self, shard: &ShardState, activity: Activity) {
+        self.observer.event(&Event::Shard {
+            job_type: shard.job_type.clone(),
+            index: shard.index,
+            of: self.of(&shard.job_type),
+            activity,
+            ids: shard.ids,
+            job: shard.job.as_ref().map(|j| j.id),
+        });
+    }
+
+    fn note(&self, message: String) {
+        tracing::info!("{message}");
+        self.observer.event(&Event::Note { message });
+    }
+
+    /// "tweets shard 3/8 (job 123)", for errors.
+    fn context(&self, slot: usize) -> String {
+        let shard = self.shard(slot);
+        let mut label = shard.label(self.of(&shard.job_type));
+        if let Some(job) = &shard.job {
+            label = format!("{label} (job {})", job.id);
+        }
+        label
+    }
+
+    fn timing(&self, slot: usize, f: impl FnOnce(&mut JobTiming)) {
+        let shard = self.shard(slot);
+        let mut timings = self.timings.lock().unwrap();
+        let t = timings.entry(slot).or_insert_with(|| JobTiming {
+            job_type: shard.job_type.to_string(),
+            index: shard.index,
+            ids: shard.ids,
+            ..JobTiming::default()
+        });
+        f(t);
+    }
+}
+
+/// Runs (or resumes) a whole run in `config.out`.
+///
+/// Returns the summary when every shard is either done or failed for good (the caller decides the
+/// exit code from [`RunSummary::failed`]); returns [`PipelineError::Interrupted`] soon after
+/// `cancel` fires, with the state on disk consistent.
+pub async fn run<S: Stages>(
+    stages: Arc<S>,
+    config: RunConfig,
+    observer: Arc<dyn Observer>,
+    cancel: CancellationToken,
+) -> Result<RunSummary, PipelineError> {
+    tokio::select! {
+        // Dropping the run future at an await point is safe: every state change is written
+        // synchronously and completely before the next await, and in-flight downloads live in a
+        // `JoinSet`, which aborts them when dropped.
+        biased;
+        () = cancel.cancelled() => Err(PipelineError::Interrupted),
+        result = run_inner(stages, config, observer) => result,
+    }
+}
+
+async fn run_inner<S: Stages>(
+    stages: Arc<S>,
+    config: RunConfig,
+    observer: Arc<dyn Observer>,
+) -> Result<RunSummary, PipelineError> {
+    let started = Instant::now();
+    let out = &config.out;
+    std::fs::create_dir_all(out).map_err(|e| PipelineError::io(out, e))?;
+    let out = std::fs::canonicalize(out).map_err(|e| PipelineError::io(out, e))?;
+    let _lock = RunLock::acquire(&out)?;
+    let info = open_run_info(&out, &config.inputs)?;
+
+    let mut timings = Timings::default();
+    let store = if let Some(existing) = StateStore::load(&out)? {
+        if existing.run_id != info.run_id {
+            return Err(PipelineError::State {
+                path: out.join(state::STATE_FILE),
+                message: format!(
+                    "belongs to run `{}`, but run.json names run `{}`",
+                    existing.run_id, info.run_id
+                ),
+            });
+        }
+        let mut store = StateStore::create(&out, existing)?;
+        normalise_for_resume(&mut store)?;
+        store
+    } else {
+        observer.event(&Event::Step {
+            activity: Activity::Sharding,
+        });
+        let t = Instant::now();
+        let shards_dir = out.join("shards");
+        std::fs::create_dir_all(&shards_dir).map_err(|e| PipelineError::io(&shards_dir, e))?;
+        let stages2 = Arc::clone(&stages);
+        let files = tokio::task::spawn_blocking(move || stages2.shard(&shards_dir))
+            .await
+            .expect("the shard stage does not panic")
+            .map_err(|e| PipelineError::stage("sharding", e))?;
+        timings.shard_s = t.elapsed().as_secs_f64();
+        let shards = files
+            .into_iter()
+            .map(|f| ShardState {
+                job_type: f.job_type,
+                index: f.index,
+                path: relative_to(&out, &f.path),
+                ids: f.ids,
+                bytes: f.bytes,
+                sha256: f.sha256,
+                phase: Phase::Planned,
+                attempts: 0,
+                job: None,
+                results: None,
+                last_error: None,
+            })
+            .collect();
+        StateStore::create(
+            &out,
+            RunState {
+                version: STATE_VERSION,
+                run_id: info.run_id.clone(),
+                shards,
+                joined: None,
+            },
+        )?
+    };
+
+    let types: Vec<JobType> = {
+        let mut types: Vec<JobType> = Vec::new();
+        for s in &store.get().shards {
+            if !types.contains(&s.job_type) {
+                types.push(s.job_type.clone());
+            }
+        }
+        types
+    };
+    for t in &types {
+        let shards: Vec<&ShardState> = store
+            .get()
+            .shards
+            .iter()
+            .filter(|s| &s.job_type == t)
+            .collect();
+        let done: Vec<&&ShardState> = shards
+            .iter()
+            .filter(|s| s.phase == Phase::ResultsWritten)
+            .collect();
+        observer.event(&Event::Planned {
+            job_type: t.clone(),
+            shards: shards.len() as u32,
+            ids: shards.iter().map(|s| s.ids).sum(),
+            done: done.len() as u32,
+            done_ids: done.iter().map(|s| s.ids).sum(),
+        });
+    }
+
+    let ctx = Arc::new(Ctx {
+        stages,
+        store: Mutex::new(store),
+        config: config.clone(),
+        observer: Arc::clone(&observer),
+        timings: Mutex::new(BTreeMap::new()),
+        jobs_created: Mutex::new(BTreeMap::new()),
+    });
+
+    let t = Instant::now();
+    let drivers = types
+        .iter()
+        .map(|t| drive_type(Arc::clone(&ctx), t.clone()));
+    futures::future::try_join_all(drivers).await?;
+    timings.jobs_s = t.elapsed().as_secs_f64();
+
+    let any_failed = ctx
+        .store
+        .lock()
+        .unwrap()
+        .get()
+        .shards
+        .iter()
+        .any(|s| s.phase == Phase::Failed);
+    if config.join && !any_failed && !types.is_empty() {
+        let t = Instant::now();
+        join(&ctx, &out).await?;
+        timings.join_s = t.elapsed().as_secs_f64();
+    }
+    timings.per_job = ctx.timings.lock().unwrap().values().cloned().collect();
+    timings.total_s = started.elapsed().as_secs_f64();
+
+    let state = ctx.store.lock().unwrap().get().clone();
+    let jobs_created = ctx.jobs_created.lock().unwrap().clone();
+    Ok(summarise(&out, &state, &types, &jobs_created, timings))
+}
+
+/// Reads `run.json`, or writes it first thing on a new run.
+fn open_run_info(out: &Path, inputs: &str) -> Result<RunInfo, PipelineError> {
+    if let Some(info) = state::load_run_info(out)? {
+        if info.inputs != inputs {
+            return Err(PipelineError::State {
+                path: out.join(state::RUN_FILE),
+                message: format!(
+                    "this run directory was started with other inputs (`{}`), not `{inputs}`; \
+                     re-run the original command or use another --out",
+                    info.inputs
+                ),
+            });
+        }
+        return Ok(info);
+    }
+    let info = RunInfo {
+        run_id: state::derive_run_id(out, inputs),
+        inputs: inputs.to_owned(),
+    };
+    let json = serde_json::to_vec_pretty(&info).expect("the run info always serialises");
+    state::write_atomic(out, state::RUN_FILE, &json)?;
+    Ok(info)
+}
+
+/// Applies the resume rules that need no network: a shard that ran out of retries gets a fresh
+/// budget, and results (or manifests) that are missing or whose checksum no longer matches are
+/// downloaded (or joined) again.
+fn normalise_for_resume(store: &mut StateStore) -> Result<(), PipelineError> {
+    let dir = store.dir().to_owned();
+    store.update(|state| {
+        for shard in &mut state.shards {
+            match shard.phase {
+                Phase::Failed => {
+                    shard.phase = Phase::Planned;
+                    shard.attempts = 0;
+                }
+                Phase::ResultsWritten => {
+                    let ok = shard.results.as_ref().is_some_and(|r| {
+                        state::sha256_file(&dir.join(&r.path)).is_ok_and(|sha| sha == r.sha256)
+                    });
+                    if !ok {
+                        tracing::warn!(
+                            "{} shard {}: results file missing or changed, downloading again",
+                            shard.job_type,
+                            shard.index
+                        );
+                        shard.results = None;
+                        shard.phase = if shard.job.is_some() {
+                            Phase::Complete
+                        } else {
+                            Phase::Planned
+                        };
+                        state.joined = None;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(joined) = &state.joined {
+            let ok = joined
+                .files
+                .iter()
+                .all(|f| state::sha256_file(&dir.join(&f.path)).is_ok_and(|sha| sha == f.sha256));
+            if !ok {
+                state.joined = None;
+            }
+        }
+    })
+}
+
+fn relative_to(base: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(base).unwrap_or(path).to_owned()
+}
+
+/// Drives every shard of one type: one job at a time, each download overlapping the next job.
+async fn drive_type<S: Stages>(ctx: Arc<Ctx<S>>, job_type: JobType) -> Result<(), PipelineError> {
+    let slots: Vec<usize> = {
+        let store = ctx.store.lock().unwrap();
+        store
+            .get()
+            .shards
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.job_type == job_type)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    adopt(&ctx, &job_type, &slots).await?;
+
+    let mut downloads: JoinSet<Result<(), PipelineError>> = JoinSet::new();
+    let mut downloading: Option<usize> = None;
+    loop {
+        let phases: Vec<(usize, Phase)> = slots.iter().map(|&s| (s, ctx.shard(s).phase)).collect();
+        let complete = phases
+            .iter()
+            .find(|(s, p)| *p == Phase::Complete && Some(*s) != downloading)
+            .map(|(s, _)| *s);
+        let next_job = phases
+            .iter()
+            .find(|(_, p)| matches!(p, Phase::Planned | Phase::Created | Phase::Uploaded))
+            .map(|(s, _)| *s);
+        if let Some(slot) = complete {
+            if downloading.is_some() {
+                finish_download(&mut downloads, &mut downloading).await?;
+                continue;
+            }
+            let ctx2 = Arc::clone(&ctx);
+            downloads.spawn(async move { download(&ctx2, slot).await });
+            downloading = Some(slot);
+            continue;
+        }
+        if let Some(slot) = next_job {
+            advance_job(&ctx, slot).await?;
+            continue;
+        }
+        if downloading.is_some() {
+            finish_download(&mut downloads, &mut downloading).await?;
+            continue;
+        }
+        return Ok(());
+    }
+}
+
+async fn finish_download(
+    downloads: &mut JoinSet<Result<(), PipelineError>>,
+    downloading: &mut Option<usize>,
+) -> Result<(), PipelineError> {
+    let result = downloads
+        .join_next()
+        .await
+        .expect("a download is in flight");
+    *downloading = None;
+    match result {
+        Ok(r) => r,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// After a lost state file (or a crash between a job's creation and the state write), the API may
+/// hold jobs of this run that the state does not know. A job named for a planned shard that is
+/// not failed or expired is adopted instead of creating a second one (which the API would refuse
+/// while the first is unfinished, and which would upload the shard twice).
+async fn adopt<S: Stages>(
+    ctx: &Ctx<S>,
+    job_type: &JobType,
+    slots: &[usize],
+) -> Result<(), PipelineError> {
+    if !slots.iter().any(|&s| ctx.shard(s).phase == Phase::Planned) {
+        return Ok(());
+    }
+    let jobs = ctx
+        .stages
+        .list_jobs(job_type)
+        .await
+        .map_err(|e| PipelineError::stage(format!("listing {job_type} jobs"), e))?;
+    for &slot in slots {
+        adopt_for(ctx, slot, &jobs)?;
+    }
+    Ok(())
+}
+
+/// Adopts the best job of `jobs` for a planned shard: complete over in progress over created, then
+/// the newest. Returns whether one was adopted.
+fn adopt_for<S: Stages>(
+    ctx: &Ctx<S>,
+    slot: usize,
+    jobs: &[ComplianceJob],
+) -> Result<bool, PipelineError> {
+    let shard = ctx.shard(slot);
+    if shard.phase != Phase::Planned {
+        return Ok(false);
+    }
+    let run_id = ctx.run_id();
+    let rank = |s: &JobStatus| match s {
+        JobStatus::Complete => 3,
+        JobStatus::InProgress => 2,
+        JobStatus::Created => 1,
+        _ => 0,
+    };
+    let best = jobs
+        .iter()
+        .filter(|j| j.job_type == shard.job_type && rank(&j.status) > 0)
+        .filter(|j| {
+            j.name
+                .as_deref()
+                .and_then(|n| state::parse_job_name(&run_id, &shard.job_type, n))
+                == Some(shard.index)
+        })
+        // A job the state already recorded as failed or expired is never taken back.
+        .filter(|j| shard.job.as_ref().is_none_or(|old| old.id != j.id))
+        .max_by_key(|j| (rank(&j.status), j.created_at));
+    let Some(job) = best else {
+        return Ok(false);
+    };
+    ctx.note(format!(
+        "{}: adopting this run's job {} found by listing ({})",
+        shard.label(ctx.of(&shard.job_type)),
+        job.id,
+        job.status
+    ));
+    let resumable = ctx.config.resumable;
+    ctx.update_shard(slot, |s| {
+        s.job = Some(JobRecord::from_job(job, resumable));
+        s.phase = Phase::Created;
+        s.attempts += 1;
+    })?;
+    Ok(true)
+}
+
+/// Drives one shard's job until it is complete, or the shard failed for good.
+async fn advance_job<S: Stages>(ctx: &Ctx<S>, slot: usize) -> Result<(), PipelineError> {
+    let mut poll_delay = ctx.config.poll_initial;
+    let mut upload_done: Option<Instant> = None;
+    loop {
+        let shard = ctx.shard(slot);
+        match shard.phase {
+            Phase::Complete | Phase::ResultsWritten | Phase::Failed => return Ok(()),
+            Phase::Planned => {
+                if shard.attempts > ctx.config.max_job_retries {
+                    let error = shard
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| "no job succeeded".to_owned());
+                    tracing::warn!(
+                        "{}: giving up after {} jobs: {error}",
+                        ctx.context(slot),
+                        shard.attempts
+                    );
+                    ctx.update_shard(slot, |s| s.phase = Phase::Failed)?;
+                    ctx.emit_shard(&ctx.shard(slot), Activity::Failed);
+                    return Ok(());
+                }
+                create(ctx, slot, &shard).await?;
+            }
+            Phase::Created => {
+                let job = get_job(ctx, slot, &shard).await?;
+                let Some(job) = job else { continue };
+                match job.status {
+                    JobStatus::Created => upload(ctx, slot, &shard).await?,
+                    JobStatus::InProgress => {
+                        // Uploaded before a crash, or by an earlier attempt: never upload again.
+                        ctx.update_shard(slot, |s| s.phase = Phase::Uploaded)?;
+                    }
+                    _ => settle(ctx, slot, &job)?,
+                }
+                upload_done = Some(Instant::now());
+                poll_delay = ctx.config.poll_initial;
+            }
+            Phase::Uploaded => {
+                ctx.emit_shard(&shard, Activity::Waiting);
+                tokio::time::sleep(poll_delay).await;
+                poll_delay = (poll_delay.mul_f64(1.5)).min(ctx.config.poll_max);
+                let Some(job) = get_job(ctx, slot, &shard).await? else {
+                    continue;
+                };
+                if job.status.is_terminal() {
+                    if let Some(t) = upload_done {
+                        ctx.timing(slot, |timing| timing.wait_s = t.elapsed().as_secs_f64());
+                    }
+                    settle(ctx, slot, &job)?;
+                }
+            }
+        }
+    }
+}
+
+/// Creates a shard's job, or adopts this run's own job when the API says one already holds the
+/// type's slot.
+async fn create<S: Stages>(
+    ctx: &Ctx<S>,
+    slot: usize,
+    shard: &ShardState,
+) -> Result<(), PipelineError> {
+    ctx.emit_shard(shard, Activity::Creating);
+    let name = state::job_name(&ctx.run_id(), &shard.job_type, shard.index);
+    let t = Instant::now();
+    match ctx
+        .stages
+        .create_job(&shard.job_type, &name, ctx.config.resumable)
+        .await
+    {
+        Ok(job) => {
+            let resumable = ctx.config.resumable;
+            ctx.update_shard(slot, |s| {
+                s.job = Some(JobRecord::from_job(&job, resumable));
+                s.phase = Phase::Created;
+                s.attempts += 1;
+            })?;
+            *ctx.jobs_created
+                .lock()
+                .unwrap()
+                .entry(shard.job_type.to_string())
+                .or_default() += 1;
+            ctx.timing(slot, |timing| timing.create_s = t.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Err(e) if e.kind == StageErrorKind::Conflict => {
+            let jobs = ctx
+                .stages
+                .list_jobs(&shard.job_type)
+                .await
+                .map_err(|e| PipelineError::stage(ctx.context(slot), e))?;
+            if adopt_for(ctx, slot, &jobs)? {
+                return Ok(());
+            }
+            let holder = jobs
+                .iter()
+                .find(|j| j.job_type == shard.job_type && j.status.is_unfinished());
+            let run_id = ctx.run_id();
+            if let Some(own) = holder.filter(|j| {
+                j.name
+                    .as_deref()
+                    .and_then(|n| state::parse_job_name(&run_id, &shard.job_type, n))
+                    .is_some()
+            }) {
+                // One of this run's replaced jobs (an expired upload window the API has not
+                // closed yet) still holds the slot: cancel it again and retry after a pause. The
+                // API closes such a job by itself 15 minutes after its creation at the latest.
+                if let Err(e) = ctx.stages.cancel_job(own.id).await {
+                    tracing::debug!("cancelling job {}: {e}", own.id);
+                }
+                tokio::time::sleep(ctx.config.poll_initial).await;
+                return Ok(());
+            }
+            let message = match holder {
+                Some(j) => format!(
+                    "another unfinished {} job {} (name `{}`) holds the type's only slot; wait for \
+                     it to finish or cancel it with `xcomply jobs cancel {}`, then re-run",
+                    shard.job_type,
+                    j.id,
+                    j.name.as_deref().unwrap_or(""),
+                    j.id
+                ),
+                None => e.message.clone(),
+            };
+            Err(PipelineError::stage(
+                ctx.context(slot),
+                StageError::new(StageErrorKind::Conflict, message),
+            ))
+        }
+        Err(e) => Err(PipelineError::stage(ctx.context(slot), e)),
+    }
+}
+
+/// Reads a shard's job and records its status; `None` when the job vanished and the shard was
+/// planned again.
+async fn get_job<S: Stages>(
+    ctx: &Ctx<S>,
+    slot: usize,
+    shard: &ShardState,
+) -> Result<Option<ComplianceJob>, PipelineError> {
+    let id = shard.job.as_ref().expect("a job exists past planning").id;
+    match ctx.stages.get_job(id).await {
+        Ok(job) => {
+            let status = job.status.clone();
+            ctx.update_shard(slot, |s| {
+                if let Some(j) = &mut s.job {
+                    j.status = status;
+                }
+            })?;
+            Ok(Some(job))
+        }
+        Err(e) if e.kind == StageErrorKind::NotFound => {
+            replan(ctx, slot, format!("job {id} no longer exists"))?;
+            Ok(None)
+        }
+        Err(e) => Err(PipelineError::stage(ctx.context(slot), e)),
+    }
+}
+
+/// Uploads a shard to its `created` job, or replaces the job when its upload URL has expired.
+async fn upload<S: Stages>(
+    ctx: &Ctx<S>,
+    slot: usize,
+    shard: &ShardState,
+) -> Result<(), PipelineError> {
+    let job = shard.job.as_ref().expect("a job exists past planning");
+    let margin = ctx.config.upload_expiry_margin.as_millis() as i64;
+    if ctx.stages.now_ms() + margin >= job.upload_expires_at.millis() {
+        return expire_upload(ctx, slot, job.id).await;
+    }
+    let path = ctx.store.lock().unwrap().dir().join(&shard.path);
+    match std::fs::metadata(&path) {
+        Ok(m) if m.len() == shard.bytes => {}
+        Ok(m) => {
+            return Err(PipelineError::State {
+                path,
+                message: format!(
+                    "shard file changed since it was planned: {} bytes, expected {}; start a new run directory",
+                    m.len(),
+                    shard.bytes
+                ),
+            });
+        }
+        Err(e) => return Err(PipelineError::io(path, e)),
+    }
+    ctx.emit_shard(shard, Activity::Uploading);
+    let t = Instant::now();
+    match ctx
+        .stages
+        .upload(&job.upload_url, job.resumable, &path)
+        .await
+    {
+        Ok(()) => {
+            ctx.update_shard(slot, |s| {
+                s.phase = Phase::Uploaded;
+                if let Some(j) = &mut s.job {
+                    j.status = JobStatus::InProgress;
+                }
+            })?;
+            ctx.timing(slot, |timing| timing.upload_s = t.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Err(e) if e.kind == StageErrorKind::UrlExpired => expire_upload(ctx, slot, job.id).await,
+        Err(e) => Err(PipelineError::stage(ctx.context(slot), e)),
+    }
+}
+
+/// The upload window of a shard's job closed: cancel the job (so it frees the type's slot at once
+/// rather than when the API expires it) and plan a new one.
+async fn expire_upload<S: Stages>(
+    ctx: &Ctx<S>,
+    slot: usize,
+    id: JobId,
+) -> Result<(), PipelineError> {
+    if let Err(e) = ctx.stages.cancel_job(id).await {
+        tracing::debug!("cancelling expired job {id}: {e}");
+    }
+    replan(
+        ctx,
+        slot,
+        format!("upload URL of job {id} expired before the upload"),
+    )
+}
+
+/// Records a terminal status: complete → download next; failed or expired → a new job.
+fn settle<S: Stages>(ctx: &Ctx<S>, slot: usize, job: &ComplianceJob) -> Result<(), PipelineError> {
+    match &job.status {
+        JobStatus::Complete => {
+            ctx.update_shard(slot, |s| s.phase = Phase::Complete)?;
+            Ok(())
+        }
+        JobStatus::Failed => replan(
+            ctx,
+            slot,
+            format!(
+                "job {} failed: {}",
+                job.id,
+                job.error.as_deref().unwrap_or("no reason given")
+            ),
+        ),
+        JobStatus::Expired => replan(ctx, slot, format!("job {} expired", job.id)),
+        // Created, in progress or a status this version does not know: keep polling.
+        _ => Ok(()),
+    }
+}
+
+/// Plans a new job for a shard, remembering why the last one did not do.
+fn replan<S: Stages>(ctx: &Ctx<S>, slot: usize, reason: String) -> Result<(), PipelineError> {
+    ctx.note(format!(
+        "{}: {reason}; a new job follows",
+        ctx.context(slot)
+    ));
+    ctx.update_shard(slot, |s| {
+        s.phase = Phase::Planned;
+        s.results = None;
+        s.last_error = Some(reason);
+    })
+}
+
+/// Downloads and decodes a complete job's results into `results/<type>-<shard>.parquet`.
+async fn download<S: Stages>(ctx: &Ctx<S>, slot: usize) -> Result<(), PipelineError> {
+    let shard = ctx.shard(slot);
+    let job = shard.job.clone().expect("a complete shard has a job");
+    if ctx.stages.now_ms() >= job.download_expires_at.millis() {
+        return replan(ctx, slot, format!("download URL of job {} expired", job.id));
+    }
+    ctx.emit_shard(&shard, Activity::Downloading);
+    let dir = ctx.store.lock().unwrap().dir().to_owned();
+    let rel =
+        PathBuf::from("results").join(format!("{}-{:05}.parquet", shard.job_type, shard.index));
+    let path = dir.join(&rel);
+    let results_dir = dir.join("results");
+    std::fs::create_dir_all(&results_dir).map_err(|e| PipelineError::io(&results_dir, e))?;
+    let tmp = results_dir.join(format!(
+        ".{}-{:05}.parquet.tmp",
+        shard.job_type, shard.index
+    ));
+    let t = Instant::now();
+    let rows = match ctx
+        .stages
+        .download(&job.download_url, job.id, &shard.job_type, &tmp)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e)
+            if matches!(
+                e.kind,
+                StageErrorKind::UrlExpired | StageErrorKind::NotFound
+            ) =>
+        {
+            let _ = std::fs::remove_file(&tmp);
+            return replan(
+                ctx,
+                slot,
+                format!("results of job {} are gone: {e}", job.id),
+            );
+        }
+        Err(e) => return Err(PipelineError::stage(ctx.context(slot), e)),
+    };
+    let (tmp2, path2, dir2) = (tmp.clone(), path.clone(), results_dir.clone());
+    let sha256 = tokio::task::spawn_blocking(move || -> Result<String, PipelineError> {
+        // The results must be on disk before the state says so.
+        std::fs::File::open(&tmp2)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| PipelineError::io(&tmp2, e))?;
+        std::fs::rename(&tmp2, &path2).map_err(|e| PipelineError::io(&path2, e))?;
+        state::sync_dir(&dir2)?;
+        state::sha256_file(&path2).map_err(|e| PipelineError::io(&path2, e))
+    })
+    .await
+    .expect("hashing does not panic")?;
+    ctx.update_shard(slot, |s| {
+        s.phase = Phase::ResultsWritten;
+        s.results = Some(ResultsRecord {
+            path: rel,
+            rows,
+            sha256,
+        });
+    })?;
+    ctx.timing(slot, |timing| timing.download_s = t.elapsed().as_secs_f64());
+    ctx.emit_shard(&ctx.shard(slot), Activity::Done);
+    Ok(())
+}
+
+/// Joins every results file against the dataset, unless verified manifests already exist.
+async fn join<S: Stages>(ctx: &Arc<Ctx<S>>, out: &Path) -> Result<(), PipelineError> {
+    let (results, joined) = {
+        let store = ctx.store.lock().unwrap();
+        let state = store.get();
+        let results: Vec<ResultsFile> = state
+            .shards
+            .iter()
+            .filter_map(|s| {
+                s.results.as_ref().map(|r| ResultsFile {
+                    job_type: s.job_type.clone(),
+                    path: out.join(&r.path),
+                })
+            })
+            .collect();
+        (results, state.joined.is_some())
+    };
+    if joined {
+        return Ok(());
+    }
+    ctx.observer.event(&Event::Step {
+        activity: Activity::Joining,
+    });
+    let stages = Arc::clone(&ctx.stages);
+    let dir = out.join("manifests");
+    let out2 = out.to_owned();
+    let (output, files) = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir).map_err(|e| PipelineError::io(&dir, e))?;
+        let output = stages
+            .join(&results, &dir)
+            .map_err(|e| PipelineError::stage("joining", e))?;
+        let mut files = Vec::new();
+        for f in &output.files {
+            let abs = out2.join(f);
+            let sha256 = state::sha256_file(&abs).map_err(|e| PipelineError::io(&abs, e))?;
+            files.push(FileRecord {
+                path: relative_to(&out2, &abs),
+                sha256,
+            });
+        }
+        Ok::<_, PipelineError>((output, files))
+    })
+    .await
+    .expect("the join does not panic")?;
+    ctx.store.lock().unwrap().update(|s| {
+        s.joined = Some(JoinedState {
+            files,
+            rows: output.rows,
+            rows_scanned: output.rows_scanned,
+        });
+    })?;
+    Ok(())
+}
+
+fn summarise(
+    out: &Path,
+    state: &RunState,
+    types: &[JobType],
+    jobs_created: &BTreeMap<String, u32>,
+    timings: Timings,
+) -> RunSummary {
+    let types = types
+        .iter()
+        .map(|t| {
+            let shards: Vec<&ShardState> =
+                state.shards.iter().filter(|s| &s.job_type == t).collect();
+            TypeSummary {
+                job_type: t.to_string(),
+                shards: shards.len() as u32,
+                ids: shards.iter().map(|s| s.ids).sum(),
+                done: shards
+                    .iter()
+                    .filter(|s| s.phase == Phase::ResultsWritten)
+                    .count() as u32,
+                results_rows: shards
+                    .iter()
+                    .filter_map(|s| s.results.as_ref().map(|r| r.rows))
+                    .sum(),
+                jobs_created: jobs_created.get(t.as_str()).copied().unwrap_or(0),
+            }
+        })
+        .collect();
+    let failed = state
+        .shards
+        .iter()
+        .filter(|s| s.phase == Phase::Failed)
+        .map(|s| FailedShard {
+            job_type: s.job_type.to_string(),
+            index: s.index,
+            job_id: s.job.as_ref().map(|j| j.id.to_string()),
+            error: s.last_error.clone().unwrap_or_default(),
+        })
+        .collect();
+    RunSummary {
+        run_id: state.run_id.clone(),
+        out: out.to_owned(),
+        types,
+        failed,
+        joined: state.joined.clone(),
+        timings,
+    }
+}
