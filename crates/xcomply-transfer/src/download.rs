@@ -1,0 +1,418 @@
+//! Downloads: a GET that resumes with `Range` where it broke off, decodes gzip as a stream, and
+//! verifies the length.
+//!
+//! The resume works on the bytes as sent (compressed when storage sends gzip), which is why the
+//! workspace turns reqwest's own decompression off: the raw stream is stitched together from as
+//! many responses as it takes, and only then decoded.
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_compression::tokio::bufread::GzipDecoder;
+use bytes::Bytes;
+use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
+use reqwest::header::{
+    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, ETAG, RANGE,
+};
+use reqwest::{Response, StatusCode};
+use tokio::io::AsyncWriteExt;
+use tokio_util::io::{ReaderStream, StreamReader};
+use tracing::{debug, info, warn};
+use xcomply_core::SignedUrl;
+
+use crate::error::{TransferError, TransferOp};
+use crate::progress::{Progress, Tracker};
+use crate::transfers::{Transfers, retryable, storage_error, transport};
+
+/// Decoded bytes per item of the stream. 256 KiB amortises per-item costs in the decoder
+/// downstream while keeping memory small.
+const DECODED_CHUNK: usize = 256 * 1024;
+
+/// A download in progress: a stream of decoded bytes. Errors end the stream.
+pub struct Download {
+    stream: BoxStream<'static, Result<Bytes, TransferError>>,
+    gzip: bool,
+    length: Option<u64>,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("gzip", &self.gzip)
+            .field("length", &self.length)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Download {
+    /// Whether storage sends the body gzip-encoded (it is decoded in the stream).
+    pub fn is_gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// The length of the body as sent (compressed, when gzip), when storage announced it.
+    pub fn length(&self) -> Option<u64> {
+        self.length
+    }
+}
+
+impl Stream for Download {
+    type Item = Result<Bytes, TransferError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.stream.as_mut().poll_next(cx)
+    }
+}
+
+/// What `download_to_file` wrote.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct DownloadReport {
+    /// Decoded bytes written to the file.
+    pub bytes: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// The raw (possibly compressed) body, stitched from as many responses as it takes.
+struct Raw {
+    transfers: Transfers,
+    url: SignedUrl,
+    body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
+    /// Raw bytes delivered downstream so far.
+    received: u64,
+    /// The raw length, when storage announced it.
+    expected: Option<u64>,
+    /// The `ETag` of the first response, to make sure every piece comes from the same object.
+    etag: Option<String>,
+    /// Bytes to drop from the current response (a server that ignored `Range`).
+    skip: u64,
+    /// Consecutive failed resumes.
+    failures: u32,
+    start: Instant,
+    tracker: Tracker,
+    done: bool,
+}
+
+impl Raw {
+    /// The next raw chunk, resuming after interruptions.
+    async fn next_chunk(&mut self) -> Option<Result<Bytes, TransferError>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let item = match self.body.as_mut() {
+                Some(body) => body.next().await,
+                None => None,
+            };
+            let cause = match item {
+                Some(Ok(mut chunk)) => {
+                    if self.skip > 0 {
+                        let drop = self.skip.min(chunk.len() as u64) as usize;
+                        self.skip -= drop as u64;
+                        chunk = chunk.slice(drop..);
+                        if chunk.is_empty() {
+                            continue;
+                        }
+                    }
+                    self.received += chunk.len() as u64;
+                    self.failures = 0;
+                    if let Some(exp) = self.expected
+                        && self.received > exp
+                    {
+                        self.done = true;
+                        return Some(Err(
+                            self.protocol(format!("received more than the announced {exp} bytes"))
+                        ));
+                    }
+                    self.tracker.report(self.received);
+                    return Some(Ok(chunk));
+                }
+                Some(Err(e)) => transport(
+                    TransferOp::Download,
+                    &self.url,
+                    e,
+                    self.failures,
+                    self.start.elapsed(),
+                ),
+                None => match self.expected {
+                    Some(exp) if self.received < exp => self.protocol(format!(
+                        "the body ended after {} of {exp} bytes",
+                        self.received
+                    )),
+                    _ => {
+                        self.done = true;
+                        return None;
+                    }
+                },
+            };
+            // Interrupted: resume from the last byte received.
+            self.body = None;
+            if self.failures >= self.transfers.config.retry.max_retries {
+                self.done = true;
+                return Some(Err(cause));
+            }
+            let wait = self.transfers.config.retry.backoff(self.failures);
+            self.failures += 1;
+            warn!(
+                "download interrupted at byte {}: {cause}; resuming in {wait:.1?}",
+                self.received
+            );
+            tokio::time::sleep(wait).await;
+            match self
+                .transfers
+                .get(&self.url, self.received, self.start)
+                .await
+            {
+                Ok(resp) => {
+                    if let Err(e) = self.adopt(resp) {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+
+    /// Takes over a resumed response after checking that it continues the same object.
+    fn adopt(&mut self, resp: Response) -> Result<(), TransferError> {
+        let etag = header(&resp, ETAG);
+        if let (Some(a), Some(b)) = (&self.etag, &etag)
+            && a != b
+        {
+            return Err(self.protocol(format!(
+                "the object changed during the download (ETag {a} then {b})"
+            )));
+        }
+        if resp.status() == StatusCode::PARTIAL_CONTENT {
+            let range = header(&resp, CONTENT_RANGE).unwrap_or_default();
+            let start = range
+                .strip_prefix("bytes ")
+                .and_then(|r| r.split('-').next())
+                .and_then(|n| n.parse::<u64>().ok());
+            if start != Some(self.received) {
+                return Err(self.protocol(format!(
+                    "asked for bytes from {} and got Content-Range `{range}`",
+                    self.received
+                )));
+            }
+            let total = range.rsplit('/').next().and_then(|t| t.parse::<u64>().ok());
+            if let (Some(exp), Some(t)) = (self.expected, total)
+                && exp != t
+            {
+                return Err(self.protocol(format!(
+                    "the object changed size during the download ({exp} then {t} bytes)"
+                )));
+            }
+            self.skip = 0;
+        } else {
+            // The server ignored `Range` and sends everything again: drop what we have.
+            debug!("range ignored; skipping {} bytes", self.received);
+            self.skip = self.received;
+        }
+        self.body = Some(resp.bytes_stream().boxed());
+        Ok(())
+    }
+
+    fn protocol(&self, detail: String) -> TransferError {
+        TransferError::Protocol {
+            op: TransferOp::Download,
+            url: self.url.redacted(),
+            detail,
+        }
+    }
+}
+
+/// The text of a header.
+fn header(resp: &Response, name: reqwest::header::HeaderName) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The raw length of a full (200) response: `Content-Length`, else GCS's
+/// `x-goog-stored-content-length` when the body is sent in its stored encoding.
+fn announced_length(resp: &Response) -> Option<u64> {
+    if let Some(n) = header(resp, CONTENT_LENGTH).and_then(|v| v.parse().ok()) {
+        return Some(n);
+    }
+    let sent = header(resp, CONTENT_ENCODING).unwrap_or_else(|| "identity".to_owned());
+    let stored = header(resp, "x-goog-stored-content-encoding".parse().ok()?)
+        .unwrap_or_else(|| "identity".to_owned());
+    if sent.eq_ignore_ascii_case(&stored) {
+        header(resp, "x-goog-stored-content-length".parse().ok()?).and_then(|v| v.parse().ok())
+    } else {
+        None
+    }
+}
+
+impl Transfers {
+    /// One GET from byte `from`, with retries for 5xx and network errors.
+    async fn get(
+        &self,
+        url: &SignedUrl,
+        from: u64,
+        start: Instant,
+    ) -> Result<Response, TransferError> {
+        let op = TransferOp::Download;
+        let mut retries = 0u32;
+        loop {
+            let mut req = self.http.get(url.expose()).header(ACCEPT_ENCODING, "gzip");
+            if from > 0 {
+                req = req.header(RANGE, format!("bytes={from}-"));
+            }
+            let err = match req.send().await {
+                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) => storage_error(op, url, resp, retries, start.elapsed()).await,
+                Err(e) => transport(op, url, e, retries, start.elapsed()),
+            };
+            if !retryable(&err) || retries >= self.config.retry.max_retries {
+                return Err(err);
+            }
+            let wait = self.config.retry.backoff(retries);
+            warn!("{err}; retrying in {wait:.1?}");
+            retries += 1;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Starts a download: `GET` with `Accept-Encoding: gzip`. Errors of the first request
+    /// (expired URL, results not there yet) are returned here; later interruptions are resumed
+    /// with `Range` from the last byte received, and only a failure that outlasts the retry budget
+    /// ends the stream with an error. The stream yields decoded bytes; gzip is decoded as it
+    /// arrives, and the gzip trailer (CRC and length) is checked at the end. The raw length is
+    /// checked against `Content-Length` or `x-goog-stored-content-length`.
+    pub async fn download(
+        &self,
+        url: &SignedUrl,
+        progress: &Progress,
+    ) -> Result<Download, TransferError> {
+        let start = Instant::now();
+        let resp = self.get(url, 0, start).await?;
+        let gzip = header(&resp, CONTENT_ENCODING).is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
+        let length = announced_length(&resp);
+        let mut tracker = progress.start(length);
+        tracker.set_total(length);
+        debug!(url = %url, gzip, length, "download started");
+        let raw = Raw {
+            transfers: self.clone(),
+            url: url.clone(),
+            etag: header(&resp, ETAG),
+            body: Some(resp.bytes_stream().boxed()),
+            received: 0,
+            expected: length,
+            skip: 0,
+            failures: 0,
+            start,
+            tracker,
+            done: false,
+        };
+        let raw = futures::stream::unfold(raw, |mut raw| async move {
+            raw.next_chunk().await.map(|item| (item, raw))
+        });
+        let stream = if gzip {
+            let reader = StreamReader::new(raw.map_err(std::io::Error::other));
+            let mut decoder = GzipDecoder::new(reader);
+            // A stored object may be several gzip members back to back; all are one file.
+            decoder.multiple_members(true);
+            let url = url.redacted();
+            ReaderStream::with_capacity(decoder, DECODED_CHUNK)
+                .map_err(move |e| match e.downcast::<TransferError>() {
+                    Ok(inner) => inner,
+                    Err(e) => TransferError::Decode {
+                        url: url.clone(),
+                        source: e,
+                    },
+                })
+                .boxed()
+        } else {
+            raw.boxed()
+        };
+        Ok(Download {
+            stream,
+            gzip,
+            length,
+        })
+    }
+
+    /// Downloads to a file: writes to a temporary name in the same directory, syncs, and renames,
+    /// so the file at `path` is always complete or absent.
+    pub async fn download_to_file(
+        &self,
+        url: &SignedUrl,
+        path: &Path,
+        progress: &Progress,
+    ) -> Result<DownloadReport, TransferError> {
+        let start = Instant::now();
+        let mut download = self.download(url, progress).await?;
+        let tmp = temp_path(path);
+        let io = |action: &'static str, p: &Path| {
+            let p = p.to_owned();
+            move |source| TransferError::Io {
+                action,
+                path: p,
+                source,
+            }
+        };
+        let result = async {
+            let mut file = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(io("create", &tmp))?;
+            let mut bytes = 0u64;
+            while let Some(chunk) = download.next().await {
+                let chunk = chunk?;
+                file.write_all(&chunk).await.map_err(io("write", &tmp))?;
+                bytes += chunk.len() as u64;
+            }
+            file.flush().await.map_err(io("write", &tmp))?;
+            file.sync_all().await.map_err(io("sync", &tmp))?;
+            drop(file);
+            tokio::fs::rename(&tmp, path)
+                .await
+                .map_err(io("rename into place", path))?;
+            Ok(bytes)
+        }
+        .await;
+        match result {
+            Ok(bytes) => {
+                info!(url = %url, bytes, path = %path.display(), "downloaded");
+                Ok(DownloadReport {
+                    bytes,
+                    elapsed: start.elapsed(),
+                })
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// `dir/.name.part` next to `path`, so the rename stays on one file system.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "download".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.part"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_sit_next_to_the_target() {
+        assert_eq!(
+            temp_path(Path::new("/out/results.jsonl")),
+            PathBuf::from("/out/.results.jsonl.part")
+        );
+        assert_eq!(temp_path(Path::new("r")), PathBuf::from(".r.part"));
+    }
+}

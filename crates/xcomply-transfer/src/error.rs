@@ -1,0 +1,324 @@
+//! The one error type of the transfer crate, and the parsing of GCS XML error bodies.
+//!
+//! URLs in messages are always redacted (`X-Goog-Signature=REDACTED`, `upload_id=REDACTED`), and
+//! transport errors are stripped of their URL before they are kept.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which transfer failed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum TransferOp {
+    /// The single PUT of a simple upload.
+    Upload,
+    /// The POST that starts a resumable session.
+    ResumableStart,
+    /// A chunk PUT or status query of a resumable session.
+    ResumableChunk,
+    /// The GET of the results.
+    Download,
+}
+
+impl fmt::Display for TransferOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransferOp::Upload => "upload",
+            TransferOp::ResumableStart => "resumable upload start",
+            TransferOp::ResumableChunk => "resumable upload",
+            TransferOp::Download => "download",
+        })
+    }
+}
+
+/// A GCS XML error body: `<Error><Code>…</Code><Message>…</Message><Details>…</Details></Error>`.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct GcsError {
+    /// `ExpiredToken`, `SignatureDoesNotMatch`, `NoSuchKey`, …
+    pub code: String,
+    /// The short message.
+    pub message: String,
+    /// The details, when present (the expiry time of an `ExpiredToken`, for example).
+    pub details: Option<String>,
+}
+
+impl GcsError {
+    /// Parses a GCS XML error body; `None` when the body is not one. Only the three text
+    /// elements are read: `StringToSign` and `CanonicalRequest` are deliberately ignored.
+    pub fn parse(body: &str) -> Option<GcsError> {
+        let code = element(body, "Code")?;
+        Some(GcsError {
+            code,
+            message: element(body, "Message").unwrap_or_default(),
+            details: element(body, "Details"),
+        })
+    }
+
+    /// For `ExpiredToken`, the expiry time as GCS wrote it (`2026-09-11T23:48:45+00:00`).
+    pub fn expired_at(&self) -> Option<&str> {
+        let text = self.details.as_deref().unwrap_or(&self.message);
+        let at = text.split("expired at:").nth(1)?.trim();
+        Some(at.trim_end_matches('.'))
+    }
+}
+
+/// The unescaped text of the first `<name>…</name>` element.
+fn element(body: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let start = body.find(&open)? + open.len();
+    let end = start + body[start..].find(&close)?;
+    Some(
+        body[start..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// Every way a transfer can fail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransferError {
+    /// The signed URL has expired; only a new job brings a new one.
+    #[error("{op} URL expired at {}: create a new job ({url})", .expired_at.as_deref().unwrap_or("an unknown time"))]
+    Expired {
+        /// Which transfer.
+        op: TransferOp,
+        /// The redacted URL.
+        url: String,
+        /// The expiry time GCS reported.
+        expired_at: Option<String>,
+    },
+
+    /// Storage refused the request with an error status.
+    #[error("{op} to {url} failed with http {status} {}: {}", tries_in(*.retries, *.elapsed), storage_message(*.status, .gcs.as_deref(), .body.as_deref(), *.op))]
+    Storage {
+        /// Which transfer.
+        op: TransferOp,
+        /// The redacted URL.
+        url: String,
+        /// The last status.
+        status: u16,
+        /// The parsed XML error, when the body was one (boxed to keep the error small).
+        gcs: Option<Box<GcsError>>,
+        /// The start of a body that was not a GCS error.
+        body: Option<String>,
+        /// Repeats after the first try.
+        retries: u32,
+        /// Time from the first try to the last answer.
+        elapsed: Duration,
+    },
+
+    /// The connection failed, was reset, or timed out, on every try.
+    #[error("{op} to {url} failed {}: {source}", tries_in(*.retries, *.elapsed))]
+    Transport {
+        /// Which transfer.
+        op: TransferOp,
+        /// The redacted URL.
+        url: String,
+        /// The last transport error, without its URL.
+        #[source]
+        source: reqwest::Error,
+        /// Repeats after the first try.
+        retries: u32,
+        /// Time from the first try to the last failure.
+        elapsed: Duration,
+    },
+
+    /// The server broke the protocol: a missing `Location`, an impossible `Range`, a wrong length.
+    #[error("{op} to {url}: {detail}")]
+    Protocol {
+        /// Which transfer.
+        op: TransferOp,
+        /// The redacted URL.
+        url: String,
+        /// What was wrong.
+        detail: String,
+    },
+
+    /// A local file could not be read or written.
+    #[error("cannot {action} {}: {source}", .path.display())]
+    Io {
+        /// `read`, `create`, `write`, `rename`…
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The downloaded bytes are not valid gzip.
+    #[error("download from {url}: the gzip stream is corrupt: {source}")]
+    Decode {
+        /// The redacted URL.
+        url: String,
+        /// The decoder's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The transfer was configured wrongly (chunk size, client).
+    #[error("{0}")]
+    Config(String),
+}
+
+/// "after 1 try in 0.2s" / "after 6 tries in 31.0s".
+pub(crate) fn tries_in(retries: u32, elapsed: Duration) -> String {
+    let tries = retries + 1;
+    let plural = if tries == 1 { "try" } else { "tries" };
+    format!("after {tries} {plural} in {:.1}s", elapsed.as_secs_f64())
+}
+
+/// What storage said, and what to do about it.
+fn storage_message(
+    status: u16,
+    gcs: Option<&GcsError>,
+    body: Option<&str>,
+    op: TransferOp,
+) -> String {
+    let said = match (gcs, body) {
+        (Some(g), _) => match &g.details {
+            Some(d) => format!("{}: {}: {d}", g.code, g.message),
+            None => format!("{}: {}", g.code, g.message),
+        },
+        (None, Some(b)) if !b.is_empty() => format!("`{b}`"),
+        _ => "no error body".to_owned(),
+    };
+    let code = gcs.map_or("", |g| g.code.as_str());
+    let hint = match (code, op) {
+        ("SignatureDoesNotMatch", TransferOp::Upload) => {
+            "the URL was signed for another verb or headers; a job created with --resumable needs \
+             a resumable upload, and a plain job a simple one"
+        }
+        ("SignatureDoesNotMatch", TransferOp::ResumableStart) => {
+            "the URL is not signed for a resumable upload; create the job with resumable set"
+        }
+        ("SignatureDoesNotMatch", _) => "the URL or its signature was altered",
+        ("NoSuchKey", TransferOp::Download) => {
+            "the results do not exist yet; wait until the job is complete"
+        }
+        ("MalformedSecurityHeader", _) => {
+            "the signed URL is malformed; use it exactly as the API gave it"
+        }
+        _ if status >= 500 => "storage kept failing; try again later",
+        _ => "",
+    };
+    if hint.is_empty() {
+        said
+    } else {
+        format!("{said}: {hint}")
+    }
+}
+
+impl TransferError {
+    /// Whether the signed URL has expired.
+    pub fn is_expired(&self) -> bool {
+        matches!(self, TransferError::Expired { .. })
+    }
+
+    /// The HTTP status, when storage answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            TransferError::Storage { status, .. } => Some(*status),
+            TransferError::Expired { .. } => Some(400),
+            _ => None,
+        }
+    }
+
+    /// The parsed GCS error, when storage sent one.
+    pub fn gcs(&self) -> Option<&GcsError> {
+        match self {
+            TransferError::Storage { gcs, .. } => gcs.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether storage refused access (403): a signature problem, retrying cannot help.
+    pub fn is_forbidden(&self) -> bool {
+        self.status() == Some(403)
+    }
+
+    /// Whether the same transfer may work later (network trouble, 5xx).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TransferError::Storage { status, .. } => is_retryable_status(*status),
+            TransferError::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Repeats after the first try.
+    pub fn retries(&self) -> u32 {
+        match self {
+            TransferError::Storage { retries, .. } | TransferError::Transport { retries, .. } => {
+                *retries
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// Statuses worth repeating.
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXPIRED_2026: &str = "<?xml version='1.0' encoding='UTF-8'?><Error><Code>ExpiredToken</Code><Message>Invalid argument.</Message><Details>The provided token has expired. Request signature expired at: 2026-09-11T23:48:45+00:00</Details></Error>";
+    const EXPIRED_2021: &str = "<?xml version='1.0' encoding='UTF-8'?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message><Details>Request signature expired at: 2021-01-15T14:01:50+00:00</Details></Error>";
+
+    #[test]
+    fn gcs_errors_parse_in_both_wordings() {
+        let e = GcsError::parse(EXPIRED_2026).unwrap();
+        assert_eq!(e.code, "ExpiredToken");
+        assert_eq!(e.message, "Invalid argument.");
+        assert_eq!(e.expired_at(), Some("2026-09-11T23:48:45+00:00"));
+        let e = GcsError::parse(EXPIRED_2021).unwrap();
+        assert_eq!(e.expired_at(), Some("2021-01-15T14:01:50+00:00"));
+        assert_eq!(GcsError::parse("not xml"), None);
+        let sig = GcsError::parse("<Error><Code>SignatureDoesNotMatch</Code><Message>Access denied.</Message><StringToSign>GOOG4 &amp;</StringToSign></Error>").unwrap();
+        assert_eq!(sig.details, None);
+        assert_eq!(sig.expired_at(), None);
+    }
+
+    #[test]
+    fn messages_are_actionable() {
+        let expired = TransferError::Expired {
+            op: TransferOp::Upload,
+            url: "http://h/b/o?X-Goog-Signature=REDACTED".into(),
+            expired_at: Some("2026-09-11T23:48:45+00:00".into()),
+        };
+        assert_eq!(
+            expired.to_string(),
+            "upload URL expired at 2026-09-11T23:48:45+00:00: create a new job \
+             (http://h/b/o?X-Goog-Signature=REDACTED)"
+        );
+        let sig = TransferError::Storage {
+            op: TransferOp::Upload,
+            url: "u".into(),
+            status: 403,
+            gcs: GcsError::parse(
+                "<Error><Code>SignatureDoesNotMatch</Code><Message>Access denied.</Message></Error>",
+            )
+            .map(Box::new),
+            body: None,
+            retries: 0,
+            elapsed: Duration::from_millis(20),
+        };
+        assert!(sig.is_forbidden() && !sig.is_retryable());
+        assert_eq!(
+            sig.to_string(),
+            "upload to u failed with http 403 after 1 try in 0.0s: SignatureDoesNotMatch: Access \
+             denied.: the URL was signed for another verb or headers; a job created with \
+             --resumable needs a resumable upload, and a plain job a simple one"
+        );
+    }
+}

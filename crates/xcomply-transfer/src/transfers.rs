@@ -1,0 +1,185 @@
+//! The transfer client: configuration and the helpers shared by uploads and downloads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Response;
+use xcomply_core::SignedUrl;
+
+use crate::error::{GcsError, TransferError, TransferOp, is_retryable_status};
+
+/// The GCS resumable protocol needs every chunk but the last to be a multiple of this.
+pub const RESUMABLE_ALIGN: u64 = 256 * 1024;
+
+/// The default resumable chunk: 8 MiB is what Google's own clients use; it keeps the per-chunk
+/// round trip under a few percent of the transfer time while a failure re-sends little.
+pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
+
+/// The most of a non-XML error body kept for the message.
+const BODY_SNIPPET_CHARS: usize = 200;
+
+/// How patiently a transfer is repeated after a failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferRetry {
+    /// Consecutive failed tries allowed after the first, for 5xx, 408, 429 and network errors.
+    /// A try that moves data forward (a persisted chunk, received bytes) resets the count. Eight
+    /// with the default backoff spans about two minutes, which outlasts a storage blip.
+    pub max_retries: u32,
+    /// The first backoff; each further one doubles, up to `max_backoff`.
+    pub initial_backoff: Duration,
+    /// The ceiling of one backoff.
+    pub max_backoff: Duration,
+}
+
+impl Default for TransferRetry {
+    fn default() -> TransferRetry {
+        TransferRetry {
+            max_retries: 8,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+impl TransferRetry {
+    /// The wait before repeat number `retry` (0-based): exponential with equal jitter.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let exp = self
+            .initial_backoff
+            .saturating_mul(1u32 << retry.min(20))
+            .min(self.max_backoff);
+        let half = exp / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+/// How transfers behave.
+#[derive(Clone, Debug)]
+pub struct TransferConfig {
+    /// Retry bounds.
+    pub retry: TransferRetry,
+    /// The resumable chunk size: a multiple of 256 KiB.
+    pub chunk_size: u64,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed between two reads of an answer; there is no limit on a whole transfer, which
+    /// may take hours. 60 s of silence means the connection is dead.
+    pub read_timeout: Duration,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+}
+
+impl Default for TransferConfig {
+    fn default() -> TransferConfig {
+        TransferConfig {
+            retry: TransferRetry::default(),
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            user_agent: concat!("xcomply/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// Uploads to and downloads from signed URLs. Cheap to clone; clones share the connection pool.
+#[derive(Clone, Debug)]
+pub struct Transfers {
+    pub(crate) http: reqwest::Client,
+    pub(crate) config: Arc<TransferConfig>,
+}
+
+impl Transfers {
+    /// Builds the transfer client. Installs the `ring` TLS provider if none is installed yet.
+    pub fn new(config: TransferConfig) -> Result<Transfers, TransferError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        if config.chunk_size == 0 || !config.chunk_size.is_multiple_of(RESUMABLE_ALIGN) {
+            return Err(TransferError::Config(format!(
+                "resumable chunk size {} is not a positive multiple of 256 KiB ({RESUMABLE_ALIGN} \
+                 bytes)",
+                config.chunk_size
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .user_agent(config.user_agent.clone())
+            // A 308 is part of the resumable protocol, never a redirect to follow, and a signed
+            // URL must not be sent anywhere else.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| TransferError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Transfers {
+            http,
+            config: Arc::new(config),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TransferConfig {
+        &self.config
+    }
+}
+
+/// Turns a storage error answer into the error, reading its XML body.
+pub(crate) async fn storage_error(
+    op: TransferOp,
+    url: &SignedUrl,
+    resp: Response,
+    retries: u32,
+    elapsed: Duration,
+) -> TransferError {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let gcs = GcsError::parse(&text);
+    if let Some(g) = &gcs
+        && g.code == "ExpiredToken"
+    {
+        return TransferError::Expired {
+            op,
+            url: url.redacted(),
+            expired_at: g.expired_at().map(str::to_owned),
+        };
+    }
+    let body = gcs.is_none().then(|| {
+        let mut s: String = text.chars().take(BODY_SNIPPET_CHARS).collect();
+        if text.chars().count() > BODY_SNIPPET_CHARS {
+            s.push('…');
+        }
+        s.replace(['\n', '\r'], " ")
+    });
+    TransferError::Storage {
+        op,
+        url: url.redacted(),
+        status,
+        gcs: gcs.map(Box::new),
+        body,
+        retries,
+        elapsed,
+    }
+}
+
+/// A transport error, stripped of its URL (which holds the signature).
+pub(crate) fn transport(
+    op: TransferOp,
+    url: &SignedUrl,
+    e: reqwest::Error,
+    retries: u32,
+    elapsed: Duration,
+) -> TransferError {
+    TransferError::Transport {
+        op,
+        url: url.redacted(),
+        source: e.without_url(),
+        retries,
+        elapsed,
+    }
+}
+
+/// Whether an error is worth another try.
+pub(crate) fn retryable(err: &TransferError) -> bool {
+    match err {
+        TransferError::Storage { status, .. } => is_retryable_status(*status),
+        TransferError::Transport { source, .. } => !source.is_builder(),
+        _ => false,
+    }
+}

@@ -1,0 +1,417 @@
+//! Uploads: the simple signed PUT and the GCS resumable protocol.
+
+use std::fmt;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
+use tracing::{debug, info, warn};
+use xcomply_core::SignedUrl;
+
+use crate::body::file_body;
+use crate::error::{TransferError, TransferOp};
+use crate::progress::Progress;
+use crate::transfers::{Transfers, retryable, storage_error, transport};
+
+/// The content type X signs into every upload URL. It must be sent exactly: no charset.
+pub const UPLOAD_CONTENT_TYPE: &str = "text/plain";
+
+/// What an upload did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct UploadReport {
+    /// The file size, which is what storage now holds.
+    pub bytes: u64,
+    /// Requests repeated after failures (whole PUTs, or chunks and status queries).
+    pub retries: u32,
+    /// Wall time of the whole upload.
+    pub elapsed: Duration,
+}
+
+/// A started resumable upload session. Its URL carries the secret `upload_id`, so it prints
+/// redacted; a caller that persists it to resume after a crash must treat it as a credential.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ResumableSession {
+    /// The session URI from the start's `Location` header.
+    pub url: SignedUrl,
+}
+
+impl fmt::Debug for ResumableSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ResumableSession({})", self.url)
+    }
+}
+
+/// How much of a resumable upload storage holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Persisted {
+    /// The first `n` bytes are stored; the upload continues at byte `n`.
+    Bytes(u64),
+    /// The upload is complete.
+    Complete,
+}
+
+/// Opens a file and reads its size.
+fn open(path: &Path) -> Result<(File, u64), TransferError> {
+    let io = |action: &'static str| {
+        move |source| TransferError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    };
+    let file = File::open(path).map_err(io("open"))?;
+    let len = file.metadata().map_err(io("read the size of"))?.len();
+    Ok((file, len))
+}
+
+impl Transfers {
+    /// Uploads a file with one signed `PUT`: `Content-Type: text/plain`, `Content-Length` = file
+    /// size, the body streamed from disk in 256 KiB chunks (memory does not grow with the file).
+    /// Network errors and 5xx answers re-send the whole file, until storage reports the URL
+    /// expired or the retry budget is spent.
+    pub async fn upload_file(
+        &self,
+        url: &SignedUrl,
+        path: &Path,
+        progress: &Progress,
+    ) -> Result<UploadReport, TransferError> {
+        let op = TransferOp::Upload;
+        let start = Instant::now();
+        let mut retries = 0u32;
+        loop {
+            let (file, len) = open(path)?;
+            let tracker = progress.start(Some(len));
+            let body = file_body(file, 0, len, tracker, 0, Arc::new(AtomicU64::new(0)));
+            let sent = self
+                .http
+                .put(url.expose())
+                .header(CONTENT_TYPE, UPLOAD_CONTENT_TYPE)
+                .header(CONTENT_LENGTH, len)
+                .body(body)
+                .send()
+                .await;
+            let err = match sent {
+                Ok(resp) if resp.status().is_success() => {
+                    info!(url = %url, bytes = len, "uploaded");
+                    return Ok(UploadReport {
+                        bytes: len,
+                        retries,
+                        elapsed: start.elapsed(),
+                    });
+                }
+                Ok(resp) => storage_error(op, url, resp, retries, start.elapsed()).await,
+                Err(e) => transport(op, url, e, retries, start.elapsed()),
+            };
+            if !retryable(&err) || retries >= self.config.retry.max_retries {
+                return Err(err);
+            }
+            let wait = self.config.retry.backoff(retries);
+            warn!("{err}; re-sending in {wait:.1?}");
+            retries += 1;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Starts a resumable session: `POST` with the four signed headers (`Content-Type:
+    /// text/plain`, `Content-Length: 0`, `x-goog-resumable: start`, and the host) and an empty
+    /// body; storage answers 201 with the session URI in `Location`.
+    pub async fn start_resumable(
+        &self,
+        url: &SignedUrl,
+    ) -> Result<ResumableSession, TransferError> {
+        let op = TransferOp::ResumableStart;
+        let start = Instant::now();
+        let mut retries = 0u32;
+        loop {
+            let sent = self
+                .http
+                .post(url.expose())
+                .header(CONTENT_TYPE, UPLOAD_CONTENT_TYPE)
+                .header(CONTENT_LENGTH, 0)
+                .header("x-goog-resumable", "start")
+                .send()
+                .await;
+            let err = match sent {
+                Ok(resp) if resp.status().is_success() => {
+                    let location = resp
+                        .headers()
+                        .get(LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .ok_or_else(|| TransferError::Protocol {
+                            op,
+                            url: url.redacted(),
+                            detail: format!(
+                                "http {} without a Location header; expected the session URI",
+                                resp.status().as_u16()
+                            ),
+                        })?;
+                    let session = resolve(url, location);
+                    debug!(session = %session, "resumable session started");
+                    return Ok(ResumableSession { url: session });
+                }
+                Ok(resp) => storage_error(op, url, resp, retries, start.elapsed()).await,
+                Err(e) => transport(op, url, e, retries, start.elapsed()),
+            };
+            if !retryable(&err) || retries >= self.config.retry.max_retries {
+                return Err(err);
+            }
+            let wait = self.config.retry.backoff(retries);
+            warn!("{err}; retrying in {wait:.1?}");
+            retries += 1;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Asks storage how much of a session of `total` bytes it holds (`PUT` with
+    /// `Content-Range: bytes */total` and no body). Retries like every other request.
+    pub async fn resumable_status(
+        &self,
+        session: &ResumableSession,
+        total: u64,
+    ) -> Result<Persisted, TransferError> {
+        let op = TransferOp::ResumableChunk;
+        let url = &session.url;
+        let start = Instant::now();
+        let mut retries = 0u32;
+        loop {
+            let sent = self
+                .http
+                .put(url.expose())
+                .header(CONTENT_LENGTH, 0)
+                .header(CONTENT_RANGE, format!("bytes */{total}"))
+                .send()
+                .await;
+            let err = match sent {
+                Ok(resp) if resp.status().is_success() => return Ok(Persisted::Complete),
+                Ok(resp) if resp.status() == StatusCode::PERMANENT_REDIRECT => {
+                    return persisted_range(&resp, op, url).map(Persisted::Bytes);
+                }
+                Ok(resp) => storage_error(op, url, resp, retries, start.elapsed()).await,
+                Err(e) => transport(op, url, e, retries, start.elapsed()),
+            };
+            if !retryable(&err) || retries >= self.config.retry.max_retries {
+                return Err(err);
+            }
+            let wait = self.config.retry.backoff(retries);
+            warn!("status query: {err}; retrying in {wait:.1?}");
+            retries += 1;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Uploads a file with the resumable protocol: starts a session, then sends chunks of
+    /// `chunk_size` bytes.
+    pub async fn upload_resumable(
+        &self,
+        url: &SignedUrl,
+        path: &Path,
+        progress: &Progress,
+    ) -> Result<UploadReport, TransferError> {
+        let session = self.start_resumable(url).await?;
+        self.continue_resumable(&session, path, 0, progress).await
+    }
+
+    /// Sends a file to a started session from byte `from` (0 for a new session; after a crash,
+    /// `resumable_status` says where to continue). Non-final chunks (multiples of 256 KiB) carry
+    /// `Content-Range: bytes a-b/*` and are answered 308 with the persisted `Range`; the final
+    /// chunk carries the total. After a failed chunk it asks storage for the persisted offset and
+    /// continues from there.
+    pub async fn continue_resumable(
+        &self,
+        session: &ResumableSession,
+        path: &Path,
+        from: u64,
+        progress: &Progress,
+    ) -> Result<UploadReport, TransferError> {
+        let op = TransferOp::ResumableChunk;
+        let url = &session.url;
+        let start = Instant::now();
+        let (_, total) = open(path)?;
+        if from > total {
+            return Err(TransferError::Protocol {
+                op,
+                url: url.redacted(),
+                detail: format!("cannot continue at byte {from} of a {total}-byte file"),
+            });
+        }
+        let tracker = progress.start(Some(total));
+        let chunk = self.config.chunk_size;
+        let mut offset = from;
+        let mut failures = 0u32;
+        let mut retries = 0u32;
+        loop {
+            let end = (offset + chunk).min(total);
+            let last = end == total;
+            let range = if offset == total {
+                // Nothing left to send (an empty file, or everything persisted without the final
+                // answer seen): an empty final request carrying the total finishes the upload.
+                format!("bytes */{total}")
+            } else if last {
+                format!("bytes {offset}-{}/{total}", end - 1)
+            } else {
+                format!("bytes {offset}-{}/*", end - 1)
+            };
+            let (file, len_now) = open(path)?;
+            if len_now != total {
+                return Err(TransferError::Protocol {
+                    op,
+                    url: url.redacted(),
+                    detail: format!(
+                        "{} changed size during the upload ({total} then {len_now} bytes)",
+                        path.display()
+                    ),
+                });
+            }
+            let body = file_body(
+                file,
+                offset,
+                end - offset,
+                tracker.clone(),
+                offset,
+                Arc::new(AtomicU64::new(0)),
+            );
+            let sent = self
+                .http
+                .put(url.expose())
+                .header(CONTENT_LENGTH, end - offset)
+                .header(CONTENT_RANGE, range)
+                .body(body)
+                .send()
+                .await;
+            let err = match sent {
+                Ok(resp) if resp.status().is_success() => {
+                    tracker.report(total);
+                    info!(url = %url, bytes = total, "resumable upload complete");
+                    return Ok(UploadReport {
+                        bytes: total,
+                        retries,
+                        elapsed: start.elapsed(),
+                    });
+                }
+                Ok(resp) if resp.status() == StatusCode::PERMANENT_REDIRECT => {
+                    let persisted = persisted_range(&resp, op, url)?;
+                    if persisted > offset {
+                        failures = 0;
+                    } else if persisted == offset && offset < end {
+                        // Storage kept nothing of a chunk it acknowledged: count it as a failure
+                        // so that a server that never advances cannot loop forever.
+                        failures += 1;
+                        if failures > self.config.retry.max_retries {
+                            return Err(TransferError::Protocol {
+                                op,
+                                url: url.redacted(),
+                                detail: format!(
+                                    "storage persisted nothing past byte {offset} after {failures} chunks"
+                                ),
+                            });
+                        }
+                    }
+                    if persisted >= total && total > 0 {
+                        // Everything is stored but the final answer was not seen: ask again.
+                        if self.resumable_status(session, total).await? == Persisted::Complete {
+                            return Ok(UploadReport {
+                                bytes: total,
+                                retries,
+                                elapsed: start.elapsed(),
+                            });
+                        }
+                    }
+                    offset = persisted.min(total);
+                    tracker.report(offset);
+                    continue;
+                }
+                Ok(resp) => storage_error(op, url, resp, retries, start.elapsed()).await,
+                Err(e) => transport(op, url, e, retries, start.elapsed()),
+            };
+            if !retryable(&err) || failures >= self.config.retry.max_retries {
+                return Err(err);
+            }
+            let wait = self.config.retry.backoff(failures);
+            warn!("chunk at byte {offset}: {err}; asking storage what it holds in {wait:.1?}");
+            failures += 1;
+            retries += 1;
+            tokio::time::sleep(wait).await;
+            match self.resumable_status(session, total).await? {
+                Persisted::Complete => {
+                    return Ok(UploadReport {
+                        bytes: total,
+                        retries,
+                        elapsed: start.elapsed(),
+                    });
+                }
+                Persisted::Bytes(n) => {
+                    if n > offset {
+                        failures = 0;
+                    }
+                    offset = n.min(total);
+                    tracker.report(offset);
+                }
+            }
+        }
+    }
+}
+
+/// The bytes persisted according to a 308's `Range: bytes=0-N` (N+1), or 0 without `Range`.
+fn persisted_range(
+    resp: &reqwest::Response,
+    op: TransferOp,
+    url: &SignedUrl,
+) -> Result<u64, TransferError> {
+    let Some(value) = resp.headers().get(RANGE) else {
+        return Ok(0);
+    };
+    let text = value.to_str().unwrap_or_default();
+    text.strip_prefix("bytes=0-")
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .map(|last| last + 1)
+        .ok_or_else(|| TransferError::Protocol {
+            op,
+            url: url.redacted(),
+            detail: format!("308 with Range `{text}`; expected `bytes=0-N`"),
+        })
+}
+
+/// The session URI of a `Location` header, resolved against the start URL when relative.
+fn resolve(base: &SignedUrl, location: &str) -> SignedUrl {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return SignedUrl::new(location);
+    }
+    match url::Url::parse(base.expose()).and_then(|b| b.join(location)) {
+        Ok(u) => SignedUrl::new(u.as_str()),
+        Err(_) => SignedUrl::new(location),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_locations_resolve_and_sessions_redact() {
+        let base = SignedUrl::new("http://127.0.0.1:5/b/o?X-Goog-Signature=abc");
+        let s = resolve(&base, "/b/o?X-Goog-Signature=abc&upload_id=sekrit");
+        assert_eq!(
+            s.expose(),
+            "http://127.0.0.1:5/b/o?X-Goog-Signature=abc&upload_id=sekrit"
+        );
+        let shown = format!("{:?}", ResumableSession { url: s });
+        assert!(
+            !shown.contains("sekrit") && !shown.contains("abc"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn missing_files_name_their_path() {
+        let err = open(Path::new("/nonexistent/ids.txt")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot open /nonexistent/ids.txt: "),
+            "{err}"
+        );
+    }
+}
