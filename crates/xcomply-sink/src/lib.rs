@@ -3,10 +3,12 @@
 //!
 //! It deliberately does no networking and knows nothing of jobs beyond their results.
 
-mod error;
-pub mod results;
-pub mod join;
 pub mod apply;
+pub mod dataset;
+mod error;
+pub mod join;
+pub mod probe;
+pub mod results;
 pub mod synth;
 
 pub use error::SinkError;
