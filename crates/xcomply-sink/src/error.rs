@@ -41,4 +41,13 @@ pub enum SinkError {
         /// What is wrong, e.g. "column `author_id` not found".
         message: String,
     },
+    /// A results line could not be decoded (strict mode).
+    #[error("decoding results into {}: {source}", path.display())]
+    Decode {
+        /// The results file being written.
+        path: PathBuf,
+        /// The bad line, with line number and byte offset.
+        #[source]
+        source: xcomply_jsonl::JsonlError,
+    },
 }

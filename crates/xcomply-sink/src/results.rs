@@ -1,1 +1,659 @@
-//! (being written)
+//! The results Parquet file: one per compliance job, the decoded JSON Lines plus the job's ID and
+//! type.
+//!
+//! Columns, in order: `id` Int64, `action` and `reason` Dictionary(Int32, Utf8), `created_at`
+//! and `redacted_at` Timestamp(ms, "UTC") (`redacted_at` nullable), `job_id` Int64 (null when
+//! unknown), `job_type` Dictionary(Int32, Utf8) (`tweets` or `users`). zstd-compressed, with
+//! dictionary encoding on the string columns.
+//!
+//! [`ResultsWriter`] writes to a temporary name in the destination directory and renames on
+//! [`ResultsWriter::finish`], so a crash never leaves a half-written file under the final name.
+//! [`open_results`] reads a results file back after checking its schema; [`decode_reader`]
+//! turns a JSON Lines reader into a results file in one call.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, DictionaryArray, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+use sha2::{Digest, Sha256};
+use tempfile::TempPath;
+use xcomply_core::JobType;
+use xcomply_jsonl::{DecodeStats, Decoder, DecoderOptions, Reject, decoded_schema};
+
+use crate::SinkError;
+
+/// zstd level 1: result columns are IDs and timestamps that compress about as well at level 1
+/// as at 3, and writing must keep up with a decoder running at over 1 GB/s of JSON.
+const ZSTD_LEVEL: i32 = 1;
+
+/// Bytes read from the input at a time by [`decode_reader`]: 1 MiB amortises read calls and
+/// decoder calls while staying far below the memory budget.
+const READ_CHUNK: usize = 1 << 20;
+
+/// The dictionary string type of `action`, `reason` and `job_type`.
+fn dict_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// The schema of every results file, in column order.
+pub fn results_schema() -> SchemaRef {
+    let mut fields: Vec<Field> = decoded_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("job_id", DataType::Int64, true));
+    fields.push(Field::new("job_type", dict_type(), false));
+    Arc::new(Schema::new(fields))
+}
+
+/// What [`ResultsWriter::finish`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResultsSummary {
+    /// The final path of the file.
+    pub path: PathBuf,
+    /// Rows written.
+    pub rows: u64,
+    /// Size of the file in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
+}
+
+/// A file writer that hashes what it writes, so the checksum costs no second read.
+struct Hashing {
+    file: BufWriter<File>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Writes one results file. Drop it without [`finish`](Self::finish) and nothing is left behind.
+pub struct ResultsWriter {
+    path: PathBuf,
+    temp: TempPath,
+    writer: ArrowWriter<Hashing>,
+    job_id: Option<i64>,
+    job_type: Arc<StringArray>,
+    rows: u64,
+}
+
+impl std::fmt::Debug for ResultsWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultsWriter")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResultsWriter {
+    /// Starts a results file at `path` for a job of `job_type`, recording `job_id` (null when
+    /// `None`). The file appears under `path` only on [`finish`](Self::finish).
+    pub fn create(
+        path: impl Into<PathBuf>,
+        job_type: &JobType,
+        job_id: Option<i64>,
+    ) -> Result<ResultsWriter, SinkError> {
+        let path = path.into();
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = path
+            .file_name()
+            .map_or_else(|| "results".into(), |n| n.to_string_lossy().into_owned());
+        let io = |source| SinkError::Io {
+            path: path.clone(),
+            source,
+        };
+        let (file, temp) = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(io)?
+            .into_parts();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(ZSTD_LEVEL).expect("zstd level 1 is valid"),
+            ))
+            // IDs and timestamps are nearly unique: a dictionary would be abandoned after its
+            // first page anyway, so only the string columns and job_id get one.
+            .set_dictionary_enabled(false)
+            .set_column_dictionary_enabled(ColumnPath::from("action"), true)
+            .set_column_dictionary_enabled(ColumnPath::from("reason"), true)
+            .set_column_dictionary_enabled(ColumnPath::from("job_id"), true)
+            .set_column_dictionary_enabled(ColumnPath::from("job_type"), true)
+            .build();
+        let sink = Hashing {
+            file: BufWriter::new(file),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let writer =
+            ArrowWriter::try_new(sink, results_schema(), Some(props)).map_err(|source| {
+                SinkError::Parquet {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        Ok(ResultsWriter {
+            job_type: Arc::new(StringArray::from(vec![job_type.as_str()])),
+            path,
+            temp,
+            writer,
+            job_id,
+            rows: 0,
+        })
+    }
+
+    /// Appends a batch with the decoder's five columns ([`decoded_schema`]); the writer adds
+    /// `job_id` and `job_type`.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        if batch.schema().fields() != decoded_schema().fields() {
+            return Err(SinkError::Schema {
+                path: self.path.clone(),
+                message: format!(
+                    "expected a batch with the decoder's columns {:?}, found {:?}",
+                    decoded_schema(),
+                    batch.schema()
+                ),
+            });
+        }
+        let n = batch.num_rows();
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        columns.push(Arc::new(Int64Array::from(vec![self.job_id; n])));
+        columns.push(Arc::new(
+            DictionaryArray::<Int32Type>::try_new(
+                Int32Array::from(vec![0; n]),
+                self.job_type.clone(),
+            )
+            .expect("key 0 indexes the one-value dictionary"),
+        ));
+        let full =
+            RecordBatch::try_new(results_schema(), columns).map_err(|source| SinkError::Arrow {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.writer
+            .write(&full)
+            .map_err(|source| SinkError::Parquet {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.rows += n as u64;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes the footer, syncs the file and renames it to its final path.
+    pub fn finish(self) -> Result<ResultsSummary, SinkError> {
+        let ResultsWriter {
+            path,
+            temp,
+            writer,
+            rows,
+            ..
+        } = self;
+        let sink = writer.into_inner().map_err(|source| SinkError::Parquet {
+            path: path.clone(),
+            source,
+        })?;
+        let Hashing {
+            file,
+            hasher,
+            bytes,
+        } = sink;
+        let io = |source| SinkError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = file.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        temp.persist(&path).map_err(|e| io(e.error))?;
+        Ok(ResultsSummary {
+            path,
+            rows,
+            bytes,
+            sha256: hex::encode(hasher.finalize()),
+        })
+    }
+}
+
+/// Whether a string column has a string type: the dictionary xcomply writes, or plain strings as
+/// other tools may write them.
+fn is_string(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, value) => is_string(value),
+        _ => false,
+    }
+}
+
+/// Whether a column is a UTC millisecond timestamp. Parquet files written without an Arrow schema
+/// read back with the zone `+00:00`, which is the same instant.
+fn is_utc_millis(t: &DataType) -> bool {
+    matches!(t, DataType::Timestamp(TimeUnit::Millisecond, Some(tz)) if matches!(tz.as_ref(), "UTC" | "+00:00" | "Z"))
+}
+
+/// Checks that a schema is the results schema: the seven columns in order, with their types.
+/// String columns may be plain strings instead of dictionaries (other writers), and nullability
+/// is not checked, since other writers mark every column nullable.
+pub fn check_results_schema(schema: &Schema) -> Result<(), String> {
+    let expected = results_schema();
+    let found: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let wanted: Vec<&str> = expected
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    if found != wanted {
+        return Err(format!(
+            "expected the results columns {wanted:?}, found {found:?}"
+        ));
+    }
+    for field in schema.fields() {
+        let t = field.data_type();
+        let ok = match field.name().as_str() {
+            "id" | "job_id" => *t == DataType::Int64,
+            "action" | "reason" | "job_type" => is_string(t),
+            _ => is_utc_millis(t),
+        };
+        if !ok {
+            let want = expected
+                .field_with_name(field.name())
+                .map(|f| f.data_type().to_string())
+                .unwrap_or_default();
+            return Err(format!(
+                "column `{}`: expected {want}, found {t}",
+                field.name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Opens a results file for reading, after checking its schema.
+pub fn open_results(path: &Path) -> Result<ParquetRecordBatchReader, SinkError> {
+    let file = File::open(path).map_err(|source| SinkError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let parquet = |source| SinkError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+    check_results_schema(builder.schema()).map_err(|message| SinkError::Schema {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    builder.build().map_err(parquet)
+}
+
+/// What [`decode_reader`] did.
+#[derive(Clone, Debug)]
+pub struct DecodeSummary {
+    /// The results file.
+    pub results: ResultsSummary,
+    /// What the decoder saw.
+    pub stats: DecodeStats,
+    /// The rejects file (lenient mode only; written even when empty, so scripts can rely on it).
+    pub rejects: Option<PathBuf>,
+}
+
+/// Where lenient mode writes the rejects of `out`: `results.parquet` → `results.rejects.jsonl`.
+pub fn rejects_path(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map_or_else(|| "results".into(), |s| s.to_string_lossy().into_owned());
+    out.with_file_name(format!("{stem}.rejects.jsonl"))
+}
+
+/// Rejected lines as JSON Lines: `{"line":…,"offset":…,"error":"…","raw":"…"}`, with the raw line
+/// decoded lossily (a line that is not UTF-8 is itself a reason for rejection).
+struct RejectsFile {
+    path: PathBuf,
+    temp: TempPath,
+    out: BufWriter<File>,
+}
+
+impl RejectsFile {
+    fn create(path: PathBuf) -> Result<RejectsFile, SinkError> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let (file, temp) = tempfile::Builder::new()
+            .prefix(".rejects.")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|source| SinkError::Io {
+                path: path.clone(),
+                source,
+            })?
+            .into_parts();
+        Ok(RejectsFile {
+            path,
+            temp,
+            out: BufWriter::new(file),
+        })
+    }
+
+    fn write(&mut self, reject: &Reject) -> Result<(), SinkError> {
+        let line = serde_json::json!({
+            "line": reject.error.line,
+            "offset": reject.error.offset,
+            "error": reject.error.kind.to_string(),
+            "raw": String::from_utf8_lossy(&reject.raw),
+        });
+        writeln!(self.out, "{line}").map_err(|source| SinkError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    fn finish(self) -> Result<PathBuf, SinkError> {
+        let RejectsFile { path, temp, out } = self;
+        let io = |source| SinkError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        temp.persist(&path).map_err(|e| io(e.error))?;
+        Ok(path)
+    }
+}
+
+/// Decodes results JSON Lines from `reader` (already decompressed) into the results file `out`.
+///
+/// Strict unless `lenient`, in which case bad lines go to [`rejects_path`]`(out)` and are counted.
+/// Memory stays bounded whatever the input size: one read chunk, one batch, one row group.
+pub fn decode_reader(
+    mut reader: impl Read,
+    job_type: &JobType,
+    job_id: Option<i64>,
+    out: &Path,
+    lenient: bool,
+) -> Result<DecodeSummary, SinkError> {
+    let mut writer = ResultsWriter::create(out, job_type, job_id)?;
+    let mut rejects = if lenient {
+        Some(RejectsFile::create(rejects_path(out))?)
+    } else {
+        None
+    };
+    let mut decoder = Decoder::new(DecoderOptions {
+        lenient,
+        ..DecoderOptions::default()
+    });
+    let decode_err = |source| SinkError::Decode {
+        path: out.to_path_buf(),
+        source,
+    };
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                return Err(SinkError::Io {
+                    path: PathBuf::from("<input>"),
+                    source,
+                });
+            }
+        };
+        let mut off = 0;
+        while off < n {
+            off += decoder.decode(&buf[off..n]).map_err(decode_err)?;
+            if let Some(batch) = decoder.take_full_batch() {
+                writer.write(&batch)?;
+            }
+            if let Some(file) = rejects.as_mut() {
+                for reject in decoder.drain_rejects() {
+                    file.write(&reject)?;
+                }
+            }
+        }
+    }
+    if let Some(batch) = decoder.finish().map_err(decode_err)? {
+        writer.write(&batch)?;
+    }
+    if let Some(file) = rejects.as_mut() {
+        for reject in decoder.drain_rejects() {
+            file.write(&reject)?;
+        }
+    }
+    let results = writer.finish()?;
+    let rejects = rejects.map(RejectsFile::finish).transpose()?;
+    Ok(DecodeSummary {
+        results,
+        stats: decoder.stats(),
+        rejects,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Array, TimestampMillisecondArray};
+    use std::fmt::Write as _;
+
+    const LINES: &str = concat!(
+        r#"{"id":"1265324480517361664","action":"delete","created_at":"2019-10-29T17:02:47.000Z","redacted_at":"2020-07-29T17:02:47.000Z","reason":"deleted"}"#,
+        "\n",
+        r#"{"id": "1234567", "action": "delete", "created_at": "2013-03-26T02:46:15+00:00", "reason": "protected"}"#,
+        "\n"
+    );
+
+    fn all_batches(path: &Path) -> Vec<RecordBatch> {
+        open_results(path).unwrap().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn a_results_file_round_trips_with_the_contract_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("tweets-00001.parquet");
+        let summary = decode_reader(
+            LINES.as_bytes(),
+            &JobType::Tweets,
+            Some(1_446_017_776_678_801_409),
+            &out,
+            false,
+        )
+        .unwrap();
+        assert_eq!(summary.results.rows, 2);
+        assert_eq!(summary.stats.records, 2);
+        assert!(summary.rejects.is_none());
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(summary.results.bytes, bytes.len() as u64);
+        assert_eq!(summary.results.sha256, hex::encode(Sha256::digest(&bytes)));
+        // Only the final file is left: no temporary names.
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+
+        let batches = all_batches(&out);
+        let batch = &batches[0];
+        assert_eq!(batch.schema().fields(), results_schema().fields());
+        let job_ids = batch
+            .column(5)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(job_ids.value(1), 1_446_017_776_678_801_409);
+        let job_type = batch
+            .column(6)
+            .as_any()
+            .downcast_ref::<DictionaryArray<Int32Type>>()
+            .unwrap();
+        let values = job_type
+            .values()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(values.value(job_type.keys().value(0) as usize), "tweets");
+        let redacted = batch
+            .column(4)
+            .as_any()
+            .downcast_ref::<TimestampMillisecondArray>()
+            .unwrap();
+        assert_eq!(redacted.value(0), 1_596_042_167_000);
+        assert!(redacted.is_null(1));
+    }
+
+    #[test]
+    fn a_missing_job_id_is_null() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("users.parquet");
+        decode_reader(LINES.as_bytes(), &JobType::Users, None, &out, false).unwrap();
+        let batch = &all_batches(&out)[0];
+        assert_eq!(batch.column(5).null_count(), 2);
+    }
+
+    #[test]
+    fn a_failed_decode_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r.parquet");
+        let input = format!("{LINES}{{\"id\":\"x\"}}\n");
+        let err = decode_reader(input.as_bytes(), &JobType::Tweets, None, &out, false).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "decoding results into {}: line 3 (byte offset {}): ",
+                out.display(),
+                LINES.len()
+            )),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn lenient_decoding_writes_rejects_next_to_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r.parquet");
+        let input = format!("not json\n{LINES}{{\"id\":\"x\"}}");
+        let summary = decode_reader(input.as_bytes(), &JobType::Tweets, None, &out, true).unwrap();
+        assert_eq!(summary.results.rows, 2);
+        assert_eq!(summary.stats.rejected, 2);
+        let rejects_file = summary.rejects.unwrap();
+        assert_eq!(rejects_file, dir.path().join("r.rejects.jsonl"));
+        let text = std::fs::read_to_string(&rejects_file).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["line"], 1);
+        assert_eq!(lines[0]["raw"], "not json");
+        assert_eq!(lines[1]["line"], 4);
+        assert_eq!(lines[1]["offset"], 9 + LINES.len());
+    }
+
+    #[test]
+    fn files_with_another_schema_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.parquet");
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(StringArray::from(vec!["1"])) as ArrayRef],
+        )
+        .unwrap();
+        let mut w = ArrowWriter::try_new(File::create(&path).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let err = open_results(&path).unwrap_err();
+        assert!(
+            err.to_string().contains("expected the results columns"),
+            "{err}"
+        );
+
+        let mut fields: Vec<Field> = results_schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields[3] = Field::new("created_at", DataType::Int64, false);
+        let err = check_results_schema(&Schema::new(fields)).unwrap_err();
+        assert_eq!(
+            err,
+            "column `created_at`: expected Timestamp(ms, \"UTC\"), found Int64"
+        );
+    }
+
+    #[test]
+    fn many_batches_and_unknown_reasons_survive_the_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("big.parquet");
+        let mut input = String::new();
+        let n = 150_000u64;
+        for i in 0..n {
+            let reason = if i % 1000 == 7 {
+                "geo_blocked"
+            } else {
+                "deleted"
+            };
+            writeln!(
+                input,
+                "{{\"id\":\"{i}\",\"action\":\"delete\",\"created_at\":\"2019-10-29T17:02:47.000Z\",\"reason\":\"{reason}\"}}"
+            )
+            .unwrap();
+        }
+        let summary = decode_reader(input.as_bytes(), &JobType::Tweets, None, &out, false).unwrap();
+        assert_eq!(summary.results.rows, n);
+        assert_eq!(summary.stats.unknown_reasons, 150);
+        let mut seen = 0u64;
+        let mut unknown = 0;
+        for batch in all_batches(&out) {
+            let ids = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            let reasons = batch
+                .column(2)
+                .as_any()
+                .downcast_ref::<DictionaryArray<Int32Type>>()
+                .unwrap();
+            let values = reasons
+                .values()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            for r in 0..batch.num_rows() {
+                assert_eq!(ids.value(r) as u64, seen);
+                if values.value(reasons.keys().value(r) as usize) == "geo_blocked" {
+                    unknown += 1;
+                }
+                seen += 1;
+            }
+        }
+        assert_eq!((seen, unknown), (n, 150));
+    }
+}
