@@ -316,6 +316,90 @@ pub fn open_results(path: &Path) -> Result<ParquetRecordBatchReader, SinkError> 
     builder.build().map_err(parquet)
 }
 
+/// One row of a results file, as plain values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResultRow {
+    /// The post or user ID.
+    pub id: i64,
+    /// `delete`, or an unknown action verbatim.
+    pub action: String,
+    /// Why.
+    pub reason: String,
+    /// Creation time, epoch milliseconds.
+    pub created_at: i64,
+    /// Event time, epoch milliseconds, when the API sent one.
+    pub redacted_at: Option<i64>,
+    /// The job, when known.
+    pub job_id: Option<i64>,
+    /// `tweets` or `users`.
+    pub job_type: String,
+}
+
+/// The string at `row` of a dictionary or plain string column.
+fn string_at(column: &ArrayRef, row: usize) -> String {
+    use arrow_array::Array as _;
+    if let Some(dict) = column.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
+        let values = dict.values().as_any().downcast_ref::<StringArray>();
+        let key = dict.keys().value(row) as usize;
+        return values.map(|v| v.value(key).to_owned()).unwrap_or_default();
+    }
+    column
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .map(|v| v.value(row).to_owned())
+        .unwrap_or_default()
+}
+
+/// Reads a whole results file into rows. Meant for tests and small files: it holds every row in
+/// memory, which a streaming consumer should not (use [`open_results`]).
+pub fn read_rows(path: &Path) -> Result<Vec<ResultRow>, SinkError> {
+    use arrow_array::Array as _;
+    use arrow_array::TimestampMillisecondArray;
+    let mut rows = Vec::new();
+    for batch in open_results(path)? {
+        let batch = batch.map_err(|source| SinkError::Arrow {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let bad = |column: &str| SinkError::Schema {
+            path: path.to_path_buf(),
+            message: format!("column `{column}` has an unexpected physical type"),
+        };
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| bad("id"))?;
+        let created = batch
+            .column(3)
+            .as_any()
+            .downcast_ref::<TimestampMillisecondArray>()
+            .ok_or_else(|| bad("created_at"))?;
+        let redacted = batch
+            .column(4)
+            .as_any()
+            .downcast_ref::<TimestampMillisecondArray>()
+            .ok_or_else(|| bad("redacted_at"))?;
+        let job_ids = batch
+            .column(5)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| bad("job_id"))?;
+        for r in 0..batch.num_rows() {
+            rows.push(ResultRow {
+                id: ids.value(r),
+                action: string_at(batch.column(1), r),
+                reason: string_at(batch.column(2), r),
+                created_at: created.value(r),
+                redacted_at: redacted.is_valid(r).then(|| redacted.value(r)),
+                job_id: job_ids.is_valid(r).then(|| job_ids.value(r)),
+                job_type: string_at(batch.column(6), r),
+            });
+        }
+    }
+    Ok(rows)
+}
+
 /// What [`decode_reader`] did.
 #[derive(Clone, Debug)]
 pub struct DecodeSummary {
@@ -534,6 +618,19 @@ mod tests {
         decode_reader(LINES.as_bytes(), &JobType::Users, None, &out, false).unwrap();
         let batch = &all_batches(&out)[0];
         assert_eq!(batch.column(5).null_count(), 2);
+        let rows = read_rows(&out).unwrap();
+        assert_eq!(
+            rows[1],
+            ResultRow {
+                id: 1_234_567,
+                action: "delete".into(),
+                reason: "protected".into(),
+                created_at: 1_364_265_975_000,
+                redacted_at: None,
+                job_id: None,
+                job_type: "users".into(),
+            }
+        );
     }
 
     #[test]
