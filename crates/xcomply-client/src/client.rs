@@ -433,8 +433,8 @@ impl Client {
                 Err(e) => (transport(op, e, tries, start), None),
             };
             let (err, after) = failure;
-            if let ClientError::Transport { source, .. } = &err
-                && !is_retryable_transport(source)
+            if let ClientError::Transport { cause, .. } = &err
+                && !is_retryable_transport(cause)
             {
                 return Err(err);
             }
@@ -482,7 +482,7 @@ impl Client {
 fn transport(op: &Operation, e: reqwest::Error, retries: u32, start: Instant) -> ClientError {
     ClientError::Transport {
         operation: op.clone(),
-        source: e.without_url(),
+        cause: e.without_url(),
         retries,
         elapsed: start.elapsed(),
     }

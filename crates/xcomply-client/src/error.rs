@@ -64,13 +64,12 @@ pub enum ClientError {
     Api(Box<ApiFailure>),
 
     /// The request never got an answer: connection refused or reset, timeout, TLS failure.
-    #[error("{operation} failed {}: {source}", tries_in(*.retries, *.elapsed))]
+    #[error("{operation} failed {}: {}", tries_in(*.retries, *.elapsed), chain(.cause))]
     Transport {
         /// What was attempted.
         operation: Operation,
         /// The last transport error, without its URL.
-        #[source]
-        source: reqwest::Error,
+        cause: reqwest::Error,
         /// Repeats after the first try.
         retries: u32,
         /// Time from the first try to the last failure.
@@ -127,6 +126,22 @@ pub enum ClientError {
         /// How long it waited.
         waited: Duration,
     },
+}
+
+/// An error and its causes on one line. Kept in the message rather than exposed as `source`, so
+/// that callers printing the chain do not print it twice.
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = e.source();
+    }
+    out
 }
 
 /// "after 1 try in 0.2s" / "after 6 tries in 31.0s".
@@ -278,7 +293,7 @@ impl ClientError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ClientError::Api(f) => is_retryable_status(f.status) && !self.is_usage_cap(),
-            ClientError::Transport { source, .. } => is_retryable_transport(source),
+            ClientError::Transport { cause, .. } => is_retryable_transport(cause),
             ClientError::RateLimitWaitTooLong { .. } => true,
             _ => false,
         }

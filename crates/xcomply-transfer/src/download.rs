@@ -56,6 +56,12 @@ impl Download {
     pub fn length(&self) -> Option<u64> {
         self.length
     }
+
+    /// The next piece of decoded bytes, `None` at the end: the stream's `next` without needing
+    /// `futures::StreamExt` in scope.
+    pub async fn next_bytes(&mut self) -> Option<Result<Bytes, TransferError>> {
+        self.stream.next().await
+    }
 }
 
 impl Stream for Download {
@@ -327,7 +333,7 @@ impl Transfers {
                     Ok(inner) => inner,
                     Err(e) => TransferError::Decode {
                         url: url.clone(),
-                        source: e,
+                        cause: e,
                     },
                 })
                 .boxed()
@@ -357,7 +363,7 @@ impl Transfers {
             move |source| TransferError::Io {
                 action,
                 path: p,
-                source,
+                cause: source,
             }
         };
         let result = async {

@@ -114,15 +114,14 @@ pub enum TransferError {
     },
 
     /// The connection failed, was reset, or timed out, on every try.
-    #[error("{op} to {url} failed {}: {source}", tries_in(*.retries, *.elapsed))]
+    #[error("{op} to {url} failed {}: {}", tries_in(*.retries, *.elapsed), chain(.cause))]
     Transport {
         /// Which transfer.
         op: TransferOp,
         /// The redacted URL.
         url: String,
         /// The last transport error, without its URL.
-        #[source]
-        source: reqwest::Error,
+        cause: reqwest::Error,
         /// Repeats after the first try.
         retries: u32,
         /// Time from the first try to the last failure.
@@ -141,30 +140,44 @@ pub enum TransferError {
     },
 
     /// A local file could not be read or written.
-    #[error("cannot {action} {}: {source}", .path.display())]
+    #[error("cannot {action} {}: {cause}", .path.display())]
     Io {
         /// `read`, `create`, `write`, `rename`…
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The cause.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// The downloaded bytes are not valid gzip.
-    #[error("download from {url}: the gzip stream is corrupt: {source}")]
+    #[error("download from {url}: the gzip stream is corrupt: {cause}")]
     Decode {
         /// The redacted URL.
         url: String,
         /// The decoder's error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// The transfer was configured wrongly (chunk size, client).
     #[error("{0}")]
     Config(String),
+}
+
+/// An error and its causes on one line. Kept in the message rather than exposed as `source`, so
+/// that callers printing the chain do not print it twice.
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = e.source();
+    }
+    out
 }
 
 /// "after 1 try in 0.2s" / "after 6 tries in 31.0s".

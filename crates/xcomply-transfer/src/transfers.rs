@@ -169,7 +169,7 @@ pub(crate) fn transport(
     TransferError::Transport {
         op,
         url: url.redacted(),
-        source: e.without_url(),
+        cause: e.without_url(),
         retries,
         elapsed,
     }
@@ -179,7 +179,7 @@ pub(crate) fn transport(
 pub(crate) fn retryable(err: &TransferError) -> bool {
     match err {
         TransferError::Storage { status, .. } => is_retryable_status(*status),
-        TransferError::Transport { source, .. } => !source.is_builder(),
+        TransferError::Transport { cause, .. } => !cause.is_builder(),
         _ => false,
     }
 }

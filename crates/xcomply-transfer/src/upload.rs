@@ -60,7 +60,7 @@ fn open(path: &Path) -> Result<(File, u64), TransferError> {
         move |source| TransferError::Io {
             action,
             path: path.to_owned(),
-            source,
+            cause: source,
         }
     };
     let file = File::open(path).map_err(io("open"))?;

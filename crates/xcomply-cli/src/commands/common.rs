@@ -42,3 +42,114 @@ pub fn not_implemented(command: &str) -> anyhow::Result<()> {
         anyhow::anyhow!("`xcomply {command}` is not implemented yet in this version"),
     ))
 }
+
+/// The bearer token: from `--token-file` when given, else from X_BEARER_TOKEN. The token is never
+/// echoed; a missing or unusable one exits with the credentials code.
+pub fn load_token(api: &ApiArgs) -> anyhow::Result<xcomply_client::BearerToken> {
+    let token = match &api.token_file {
+        Some(path) => xcomply_client::BearerToken::from_file(path),
+        None => xcomply_client::BearerToken::from_env(),
+    };
+    token.map_err(|e| crate::exit::coded(crate::exit::Code::Credentials, e))
+}
+
+/// A jobs API client for `--api-base` with the token of [`load_token`].
+pub fn api_client(api: &ApiArgs) -> anyhow::Result<xcomply_client::Client> {
+    let token = load_token(api)?;
+    xcomply_client::Client::new(xcomply_client::ClientConfig::new(&api.api_base, token))
+        .map_err(|e| crate::exit::coded(crate::exit::Code::Usage, e))
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::exit::coded(crate::exit::Code::Failure, e))
+}
+
+/// The exit code of a jobs API error: refused credentials are 5, a wait cancelled by Ctrl-C is
+/// 130, an unknown job or a refused request is a usage error, and failures that outlasted every
+/// retry (5xx, network, rate limits, usage caps) are 6.
+pub fn client_code(err: &xcomply_client::ClientError) -> crate::exit::Code {
+    use crate::exit::Code;
+    use xcomply_client::ClientError;
+    match err {
+        _ if err.is_auth() => Code::Credentials,
+        ClientError::Cancelled { .. } => Code::Interrupted,
+        ClientError::Config(_) => Code::Usage,
+        _ if err.is_not_found() || err.status() == Some(400) => Code::Usage,
+        _ if err.is_conflict() => Code::Failure,
+        _ => Code::Api,
+    }
+}
+
+/// A jobs API error with its exit code.
+pub fn client_error(err: xcomply_client::ClientError) -> anyhow::Error {
+    let code = client_code(&err);
+    crate::exit::coded(code, err)
+}
+
+/// The exit code of a transfer error: local files are 4, an expired URL (the job is lost) is 3,
+/// a refused signature is 5, and storage or network failures after every retry are 6.
+pub fn transfer_code(err: &xcomply_transfer::TransferError) -> crate::exit::Code {
+    use crate::exit::Code;
+    use xcomply_transfer::TransferError;
+    match err {
+        TransferError::Io { .. } => Code::Input,
+        TransferError::Expired { .. } => Code::JobsFailed,
+        TransferError::Config(_) => Code::Usage,
+        _ if err.is_forbidden() => Code::Credentials,
+        _ => Code::Api,
+    }
+}
+
+/// A transfer error with its exit code.
+pub fn transfer_error(err: xcomply_transfer::TransferError) -> anyhow::Error {
+    let code = transfer_code(&err);
+    crate::exit::coded(code, err)
+}
+
+/// A byte-count progress bar on a terminal, none otherwise; returns the bar (to finish) and the
+/// transfer hook that drives it.
+pub fn byte_progress(
+    ctx: &crate::output::Ctx,
+    label: &str,
+) -> (Option<indicatif::ProgressBar>, xcomply_transfer::Progress) {
+    if !ctx.progress() {
+        return (None, xcomply_transfer::Progress::none());
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(label.to_owned());
+    let hook_bar = bar.clone();
+    let hook = xcomply_transfer::Progress::new(move |p| {
+        if let Some(total) = p.total {
+            hook_bar.set_length(total);
+        }
+        hook_bar.set_position(p.done);
+    });
+    (Some(bar), hook)
+}
+
+/// `12.3 MiB`: a byte count for humans.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,18 +1,31 @@
 //! `xcomply download`: a job's results, streamed to a file.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
-use super::common::ApiArgs;
+use xcomply_client::{CancellationToken, WaitOptions};
+use xcomply_core::JobStatus;
+use xcomply_transfer::{TransferConfig, Transfers};
+
+use super::common::{
+    ApiArgs, api_client, byte_progress, client_error, human_bytes, runtime, transfer_error,
+};
+use super::jobs::parse_job_id;
+use crate::exit::{Code, coded};
 use crate::output::Ctx;
 
 /// Download a job's results (JSON Lines) to a file.
 ///
 /// Streams with gzip transfer encoding, resumes an interrupted download where it stopped, and
 /// writes to a temporary name renamed at the end. With --wait it first polls the job until it is
-/// complete, within the rate limits.
+/// complete, within the rate limits (Ctrl-C stops waiting). The token is read from X_BEARER_TOKEN
+/// or --token-file.
 ///
 /// Example:
 ///   xcomply download --job 1446017776678801409 --wait --out results.jsonl
+///
+/// Exit codes: 3 the job failed or expired, 4 the output cannot be written, 5 credentials
+/// refused, 6 the API or storage kept failing after all retries, 130 interrupted while waiting.
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -32,6 +45,97 @@ pub struct Args {
     pub api: ApiArgs,
 }
 
-pub fn run(_args: Args, _ctx: &Ctx) -> anyhow::Result<()> {
-    super::common::not_implemented("download")
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let id = parse_job_id(&args.job)?;
+    let client = api_client(&args.api)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let mut job = client.get_job(id).await.map_err(client_error)?;
+        if args.wait && !job.status.is_terminal() {
+            let cancel = CancellationToken::new();
+            let on_ctrl_c = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    on_ctrl_c.cancel();
+                }
+            });
+            let quiet = ctx.quiet;
+            let mut last = job.status.clone();
+            job = client
+                .wait_for_job(id, &WaitOptions::default(), &cancel, |j| {
+                    if j.status != last && !quiet {
+                        eprintln!("job {id} is {}", j.status);
+                    }
+                    last = j.status.clone();
+                })
+                .await
+                .map_err(client_error)?;
+        }
+        match &job.status {
+            JobStatus::Complete => {}
+            JobStatus::Failed | JobStatus::Expired => {
+                let why = job
+                    .error
+                    .as_deref()
+                    .map_or_else(String::new, |e| format!(": {e}"));
+                return Err(coded(
+                    Code::JobsFailed,
+                    anyhow::anyhow!("job {id} is `{}`{why}; it has no results", job.status),
+                ));
+            }
+            other => {
+                return Err(coded(
+                    Code::Failure,
+                    anyhow::anyhow!(
+                        "job {id} is `{other}`, not complete yet; pass --wait to wait for it"
+                    ),
+                ));
+            }
+        }
+        let transfers = Transfers::new(TransferConfig::default()).map_err(transfer_error)?;
+        let (bar, progress) = byte_progress(ctx, "download");
+        let result = if args.out == Path::new("-") {
+            to_stdout(&transfers, &job.download_url, &progress).await
+        } else {
+            transfers
+                .download_to_file(&job.download_url, &args.out, &progress)
+                .await
+                .map(|r| r.bytes)
+                .map_err(transfer_error)
+        };
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let bytes = result?;
+        if !ctx.quiet {
+            eprintln!(
+                "downloaded the results of job {id} ({}) to {}",
+                human_bytes(bytes),
+                args.out.display()
+            );
+        }
+        Ok(())
+    })
+}
+
+/// Streams the decoded results to stdout.
+async fn to_stdout(
+    transfers: &Transfers,
+    url: &xcomply_core::SignedUrl,
+    progress: &xcomply_transfer::Progress,
+) -> anyhow::Result<u64> {
+    let mut download = transfers
+        .download(url, progress)
+        .await
+        .map_err(transfer_error)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut bytes = 0u64;
+    while let Some(chunk) = download.next_bytes().await {
+        let chunk = chunk.map_err(transfer_error)?;
+        out.write_all(&chunk)?;
+        bytes += chunk.len() as u64;
+    }
+    out.flush()?;
+    Ok(bytes)
 }
