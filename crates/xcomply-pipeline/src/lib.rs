@@ -36,6 +36,7 @@
 
 mod error;
 mod progress;
+pub mod real;
 mod run;
 mod stages;
 pub mod state;
