@@ -1,5 +1,122 @@
-//! A local emulator of X's batch compliance API and of the Google Cloud Storage signed URLs it hands
-//! out, for tests, benchmarks and the demo.
+//! A local emulator of X's batch compliance API and of the Google Cloud Storage signed URLs it
+//! hands out, for tests, benchmarks and the demo.
 //!
-//! It deliberately shares no code with the client beyond the wire types of `xcomply-core`, so that
-//! a mistake in one cannot hide the same mistake in the other.
+//! It serves, from one address:
+//! - the API: `POST /2/compliance/jobs`, `GET /2/compliance/jobs?type=…&status=…`,
+//!   `GET /2/compliance/jobs/:id` and `DELETE /2/compliance/jobs/:id`, with bearer tokens,
+//!   problem-details errors (`application/problem+json`), per-endpoint rate limits with the
+//!   `x-rate-limit-*` headers and the job lifecycle `created` → `in_progress` → `complete` |
+//!   `failed`, or `created` → `expired`;
+//! - the storage: V4-signed `upload_url`/`download_url` shaped like X's
+//!   (`/{bucket}/{job}/{submission|delivery}/{N}_{job}?X-Goog-…`) but pointing at the emulator,
+//!   simple and resumable uploads streamed to disk, downloads with `Accept-Encoding: gzip` and
+//!   `Range`, and GCS's XML errors (`SignatureDoesNotMatch`, `ExpiredToken`, `NoSuchKey`, …).
+//!
+//! Results are a pure function of (seed, job type, ID): [`outcome`] gives the record a job's
+//! results will contain for an ID, so tests compute the expected answer independently. The clock
+//! is emulated ([`Config::time_scale`], [`Emulator::advance`]) so the 15-minute and 7-day
+//! windows are testable in milliseconds, and seeded faults ([`Faults`]) exercise retries.
+//!
+//! It deliberately shares no code with the xcomply client beyond the wire types of
+//! `xcomply-core`, so that a mistake in one cannot hide the same mistake in the other. It does not
+//! implement TLS, HTTP/2, the 2026 token-based `/upload` and `/download` proxy routes, or any X
+//! endpoint other than batch compliance.
+//!
+//! # Public API
+//!
+//! - [`Config`] (with [`OutcomeRates`], [`Faults`], [`FaultRates`]): everything configurable.
+//! - [`app`]`(config) -> Router` for in-process use; [`run`]`(listener, config, shutdown)` to
+//!   serve a bound listener.
+//! - [`Emulator::start`]`(config)` binds `127.0.0.1:0` and gives [`Emulator::base_url`],
+//!   [`Emulator::token`], [`Emulator::advance`], [`Emulator::stats`],
+//!   [`Emulator::uploads_for`], [`Emulator::set_faults`] and [`Emulator::shutdown`].
+//! - [`outcome`]`(seed, job_type, id, rates)` and [`process_file`] (the processing step alone,
+//!   for benchmarks).
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use xcomply_emulator::{Config, Emulator};
+//!
+//! let emulator = Emulator::start(Config::default().with_time_scale(0.0)).await?;
+//! println!("POST {}/2/compliance/jobs with Bearer {}", emulator.base_url(), emulator.token());
+//! // … create a job and upload nothing; 15 emulated minutes later it is `expired`.
+//! emulator.advance(Duration::from_secs(15 * 60));
+//! assert_eq!(emulator.stats().completed_uploads(), 0);
+//! emulator.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Assumptions about what X never documented
+//!
+//! Each numbered item answers the matching unknown of the API reference; the choice is the most
+//! plausible behaviour, configurable where that was cheap.
+//!
+//! 1. **Size limits**: none. Uploads of any size are streamed to disk.
+//! 2. **Second unfinished job of a type**: a `…/problems/conflict` problem, status 409
+//!    ([`Config::conflict_status`]), title `Conflict`, detail "You cannot create a new job if one
+//!    is already in progress." Both `created` and `in_progress` jobs block; `complete`, `failed`
+//!    and `expired` do not. Jobs of the other type, or of another token, never conflict.
+//! 3. **Unknown job ID**: 404 with the generic `about:blank` problem (`Not Found`). A malformed ID
+//!    is 400 `invalid-request` with "The \`id\` query parameter value \[x\] does not match
+//!    ^\[0-9\]{1,19}$".
+//! 4. **Failure**: a line that is not 1–19 ASCII digits (at most `i64::MAX`, an optional trailing
+//!    `\r`) fails the job with `error` = "Invalid ID on line N of the uploaded file". Blank lines
+//!    are skipped, duplicates are answered once per occurrence, an empty file completes with an
+//!    empty result. The request's `Content-Type` is only checked through the signature.
+//! 5. **Old jobs**: `complete` jobs stay `complete` after the 7-day download window (the URL
+//!    itself answers `ExpiredToken`), and jobs stay listed for the emulator's lifetime.
+//! 6. **Processing time**: [`Config::processing_delay`] plus `ids / processing_rate` in emulated
+//!    time, both zero by default.
+//! 7. **`compliance_job.fields`**: validated against the documented field names, then ignored
+//!    (every field is always returned, which keeps responses valid against the v2.166 schema).
+//! 8. **Delivery object**: `Content-Type: text/plain`; stored as JSONL and served gzip-encoded
+//!    (`Content-Encoding: gzip`) only when the request accepts gzip. `Range` applies to the bytes
+//!    served (compressed or not); both representations are fixed files, so ranges are stable.
+//!    An all-compliant job yields a 0-byte object.
+//! 9. **Simple PUT without `Content-Length`** (chunked): refused with 411
+//!    `MissingContentLength`; a body shorter than `Content-Length` stores nothing.
+//! 10. **Resumable sessions** are authenticated by `upload_id` alone and live 7 days, even after the
+//!     15-minute URL expiry; an open session keeps its job `created` (not `expired`) meanwhile.
+//!     The final chunk answers 200. A non-final chunk under 256 KiB is refused with 400; a longer
+//!     unaligned one keeps whole 256 KiB blocks only (308 with the shorter `Range`), as GCS may.
+//!     A chunk starting beyond the persisted size is a 400; re-sent bytes are skipped.
+//! 11. **API error content type**: `application/problem+json`; success is
+//!     `application/json; charset=utf-8`. API responses are gzip-encoded when accepted.
+//! 12. **Buckets and object names**: `twttr-tweet-compliance` (real) and `twttr-user-compliance`
+//!     (a guess); `{N}` of `{N}_{job}` is a stable 19-digit number per token.
+//! 13. **2026 endpoints**: only `DELETE /2/compliance/jobs/:id` is served. It turns an unfinished
+//!     job `failed` with `error` "Job was cancelled" and answers 200 `{"data": job}`; a finished job
+//!     is returned unchanged. The token-based `/upload` and `/download` routes are not served.
+//! 14. **List order**: newest first; `data` is omitted when empty and `meta.result_count` is always
+//!     present.
+//!
+//! Also assumed: validation messages follow X's patterns ("The \`type\` query parameter value
+//! \[foo\] is not one of \[tweets,users\]", "… can not be empty", "The query parameter \[x\] is
+//! not one of \[…\]"); a rate-limit window starts at the first request of an endpoint and token and
+//! lasts [`Config::rate_window`]; 401s carry no rate-limit headers (no app is known); injected 429
+//! bursts announce a reset one emulated second ahead; GCS answers 429 `SlowDown`, 500
+//! `InternalError` and 503 `ServiceUnavailable`; URLs are verified expiry first, then signature
+//! (an HMAC-SHA256 in place of Google's RSA, hex-encoded to the real 512 characters); the
+//! signature covers the `Host` the client sends, so a URL only works at the address it names.
+
+mod api;
+mod clock;
+mod config;
+mod error;
+mod outcome;
+mod process;
+mod server;
+mod signing;
+mod state;
+mod storage;
+
+pub use config::{Config, DEFAULT_TOKEN, FaultRates, Faults, OutcomeRates, RouteClass};
+pub use error::EmulatorError;
+pub use outcome::outcome;
+pub use process::{ProcessSummary, process_file};
+pub use server::{Emulator, app, run};
+pub use state::{Stats, UploadStats};
+pub use storage::CHUNK_ALIGN;

@@ -1,0 +1,304 @@
+//! Everything that shapes the emulator's behaviour: tokens, seed, clock, limits, processing speed,
+//! outcome rates and fault injection.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use xcomply_core::Reason;
+
+/// The emulator's settings. `Config::default()` is a faithful, fault-free emulator with one
+/// token (`emulator-token`), seed 42, a real-time clock and instant processing.
+#[derive(Clone)]
+pub struct Config {
+    /// Bearer tokens that are accepted. Each token is its own app: jobs, the one-unfinished-job
+    /// rule and rate limits are per token, as they are per app on X.
+    pub tokens: Vec<String>,
+    /// Seed of the answers (which IDs are flagged), of the signing key and of fault injection.
+    pub seed: u64,
+    /// Emulated seconds per real second: 60 makes the 15-minute upload window last 15 real seconds.
+    /// 0 freezes the clock so that only [`crate::Emulator::advance`] moves it.
+    pub time_scale: f64,
+    /// Emulated time at start, in Unix milliseconds; `None` starts at the machine's current time.
+    pub start_time_ms: Option<i64>,
+    /// Requests allowed per rate-limit window, per endpoint and token (X: 150).
+    pub rate_limit: u32,
+    /// Length of the rate-limit window (X: 15 minutes), in emulated time.
+    pub rate_window: Duration,
+    /// Emulated time between the end of an upload and the earliest moment the job can be
+    /// `complete`.
+    pub processing_delay: Duration,
+    /// IDs processed per emulated second; `None` means as fast as the machine goes. A job stays
+    /// `in_progress` at least `ids / rate` emulated seconds after the delay.
+    pub processing_rate: Option<f64>,
+    /// HTTP status of the conflict problem when a second unfinished job of a type is created. X's
+    /// status was never observed; 409 is the natural reading of the `conflict` problem type.
+    pub conflict_status: u16,
+    /// The directory under which the emulator creates its data directory
+    /// (`xcomply-emulator-XXXXXX`, uploads and results); `None` uses the system's temporary
+    /// directory. The data directory is removed when the emulator stops unless `keep_data`.
+    pub data_dir: Option<PathBuf>,
+    /// Keep the data directory after the emulator stops (to inspect uploads and results).
+    pub keep_data: bool,
+    /// Base URL written into signed URLs (`http://host:port`); `None` uses the `Host` header of
+    /// the request that creates the job, so URLs point back at whatever address the client used.
+    pub public_base_url: Option<String>,
+    /// How many IDs get a result line, and with which reason.
+    pub outcomes: OutcomeRates,
+    /// Seeded fault injection per route class.
+    pub faults: Faults,
+}
+
+impl std::fmt::Debug for Config {
+    // Tokens are secrets: only their number is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("tokens", &format_args!("[{} REDACTED]", self.tokens.len()))
+            .field("seed", &self.seed)
+            .field("time_scale", &self.time_scale)
+            .field("start_time_ms", &self.start_time_ms)
+            .field("rate_limit", &self.rate_limit)
+            .field("rate_window", &self.rate_window)
+            .field("processing_delay", &self.processing_delay)
+            .field("processing_rate", &self.processing_rate)
+            .field("conflict_status", &self.conflict_status)
+            .field("data_dir", &self.data_dir)
+            .field("keep_data", &self.keep_data)
+            .field("public_base_url", &self.public_base_url)
+            .field("outcomes", &self.outcomes)
+            .field("faults", &self.faults)
+            .finish()
+    }
+}
+
+/// The default token, used when none is configured.
+pub const DEFAULT_TOKEN: &str = "emulator-token";
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            tokens: vec![DEFAULT_TOKEN.to_owned()],
+            seed: 42,
+            time_scale: 1.0,
+            start_time_ms: None,
+            rate_limit: 150,
+            rate_window: Duration::from_secs(15 * 60),
+            processing_delay: Duration::ZERO,
+            processing_rate: None,
+            conflict_status: 409,
+            data_dir: None,
+            keep_data: false,
+            public_base_url: None,
+            outcomes: OutcomeRates::default(),
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Replaces the accepted tokens with one token.
+    #[must_use]
+    pub fn with_token(mut self, token: impl Into<String>) -> Config {
+        self.tokens = vec![token.into()];
+        self
+    }
+
+    /// Sets the seed.
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Config {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the time scale (0 freezes the clock).
+    #[must_use]
+    pub fn with_time_scale(mut self, scale: f64) -> Config {
+        self.time_scale = scale;
+        self
+    }
+
+    /// Sets the emulated start time in Unix milliseconds.
+    #[must_use]
+    pub fn with_start_time_ms(mut self, ms: i64) -> Config {
+        self.start_time_ms = Some(ms);
+        self
+    }
+
+    /// Sets the rate limit per window and the window length.
+    #[must_use]
+    pub fn with_rate_limit(mut self, limit: u32, window: Duration) -> Config {
+        self.rate_limit = limit;
+        self.rate_window = window;
+        self
+    }
+
+    /// Sets the processing delay and rate (IDs per emulated second, `None` for unlimited).
+    #[must_use]
+    pub fn with_processing(mut self, delay: Duration, rate: Option<f64>) -> Config {
+        self.processing_delay = delay;
+        self.processing_rate = rate;
+        self
+    }
+
+    /// Sets the fault injection.
+    #[must_use]
+    pub fn with_faults(mut self, faults: Faults) -> Config {
+        self.faults = faults;
+        self
+    }
+
+    /// Sets the outcome rates.
+    #[must_use]
+    pub fn with_outcomes(mut self, outcomes: OutcomeRates) -> Config {
+        self.outcomes = outcomes;
+        self
+    }
+
+    /// Sets the parent of the data directory.
+    #[must_use]
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Config {
+        self.data_dir = Some(dir.into());
+        self
+    }
+}
+
+/// Which IDs need action and why: for each job type, a list of (reason, fraction of all IDs).
+/// The fractions of one type must add up to at most 1.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutcomeRates {
+    /// Post (tweet) reasons. The defaults flag 3 % of posts.
+    pub tweets: Vec<(Reason, f64)>,
+    /// User reasons. The defaults flag 1 % of users.
+    pub users: Vec<(Reason, f64)>,
+    /// Fraction of flagged posts whose record has no `redacted_at` ("not all compliance events
+    /// will include the `redacted_at` field").
+    pub tweets_without_redacted_at: f64,
+    /// Fraction of flagged users without `redacted_at`; X's only published user record has none.
+    pub users_without_redacted_at: f64,
+}
+
+impl Default for OutcomeRates {
+    fn default() -> OutcomeRates {
+        // The mix is a plausible guess: deletions dominate, `bounced` (documented since 2025) is
+        // rare. X publishes no distribution.
+        OutcomeRates {
+            tweets: vec![
+                (Reason::Deleted, 0.015),
+                (Reason::Protected, 0.005),
+                (Reason::Suspended, 0.005),
+                (Reason::ScrubGeo, 0.004),
+                (Reason::Bounced, 0.001),
+            ],
+            users: vec![
+                (Reason::Deleted, 0.004),
+                (Reason::Suspended, 0.003),
+                (Reason::Protected, 0.002),
+                (Reason::Deactivated, 0.001),
+            ],
+            tweets_without_redacted_at: 0.2,
+            users_without_redacted_at: 0.5,
+        }
+    }
+}
+
+impl OutcomeRates {
+    /// No ID is ever flagged: every job completes with an empty result.
+    pub fn none() -> OutcomeRates {
+        OutcomeRates {
+            tweets: Vec::new(),
+            users: Vec::new(),
+            ..OutcomeRates::default()
+        }
+    }
+}
+
+/// The three kinds of route, each with its own fault rates and fault counter.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum RouteClass {
+    /// `/2/compliance/jobs…`.
+    Api,
+    /// Requests to `upload_url` and resumable sessions.
+    Upload,
+    /// Requests to `download_url`.
+    Download,
+}
+
+impl RouteClass {
+    pub(crate) fn index(self) -> usize {
+        match self {
+            RouteClass::Api => 0,
+            RouteClass::Upload => 1,
+            RouteClass::Download => 2,
+        }
+    }
+}
+
+/// Fault injection per route class. Every decision is a hash of (seed, class, request number),
+/// so the same sequence of requests meets the same faults on every run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Faults {
+    /// Faults of the API routes.
+    pub api: FaultRates,
+    /// Faults of uploads (simple PUT, resumable start and chunks).
+    pub upload: FaultRates,
+    /// Faults of downloads.
+    pub download: FaultRates,
+}
+
+impl Faults {
+    /// The rates of one route class.
+    pub fn class(&self, class: RouteClass) -> &FaultRates {
+        match class {
+            RouteClass::Api => &self.api,
+            RouteClass::Upload => &self.upload,
+            RouteClass::Download => &self.download,
+        }
+    }
+
+    /// The same rates for every class.
+    pub fn uniform(rates: &FaultRates) -> Faults {
+        Faults {
+            api: rates.clone(),
+            upload: rates.clone(),
+            download: rates.clone(),
+        }
+    }
+}
+
+/// Probabilities (0 to 1) of each fault, per request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultRates {
+    /// Answer 500 Internal Server Error.
+    pub server_error: f64,
+    /// Answer 503 Service Unavailable.
+    pub unavailable: f64,
+    /// Start a burst of `burst_length` consecutive 429 answers.
+    pub rate_limit_burst: f64,
+    /// Length of a 429 burst, in requests.
+    pub burst_length: u32,
+    /// Reset the connection in the middle of the request body (uploads) or response body
+    /// (downloads). Not applied to API routes, whose bodies are tiny.
+    pub reset: f64,
+    /// End a download early but cleanly (chunked encoding, no error at the HTTP level), so only a
+    /// client that checks the length (`x-goog-stored-content-length`) notices. Downloads only.
+    pub truncate: f64,
+    /// Delay the answer by `latency`.
+    pub latency_rate: f64,
+    /// The added latency, in real time.
+    pub latency: Duration,
+}
+
+impl Default for FaultRates {
+    fn default() -> FaultRates {
+        FaultRates {
+            server_error: 0.0,
+            unavailable: 0.0,
+            rate_limit_burst: 0.0,
+            // Three is enough to exhaust a naive "retry twice" loop without stalling tests.
+            burst_length: 3,
+            reset: 0.0,
+            truncate: 0.0,
+            latency_rate: 0.0,
+            latency: Duration::ZERO,
+        }
+    }
+}

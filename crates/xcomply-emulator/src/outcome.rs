@@ -1,0 +1,258 @@
+//! The deterministic answer: whether an ID needs action, and its record.
+//!
+//! Everything here is a pure function of (seed, job type, ID, rates), so a test can compute the
+//! expected result of a job without asking the emulator.
+
+use std::fmt::Write as _;
+
+use xcomply_core::seeded::hash3;
+use xcomply_core::{
+    Action, ComplianceRecord, JobType, Reason, X_EPOCH_MS, format_timestamp_ms,
+    format_timestamp_offset, snowflake_millis,
+};
+
+use crate::config::OutcomeRates;
+
+/// Hash domains, so that the reason, the `redacted_at` draw and the fallback creation time of one
+/// ID are independent.
+const DOMAIN_REASON_TWEETS: u64 = 0x7477_6565_7473; // "tweets"
+const DOMAIN_REASON_USERS: u64 = 0x0075_7365_7273; // "users"
+const DOMAIN_REDACTED: u64 = 0x7265_6461_6374;
+const DOMAIN_CREATED: u64 = 0x6372_6561_7465;
+
+/// 2026-01-01T00:00:00Z: the latest `redacted_at` the answers use, so that they do not depend on
+/// the day the tests run.
+const REDACTED_HORIZON_MS: i64 = 1_767_225_600_000;
+
+/// 2006-03-21T00:00:00Z, the day the first post was made: pre-snowflake IDs get a creation time
+/// between this and the snowflake epoch.
+const PRE_SNOWFLAKE_START_MS: i64 = 1_142_899_200_000;
+
+/// One day, the shortest gap between creation and redaction in the answers.
+const DAY_MS: i64 = 86_400_000;
+
+/// The parts of a record, before formatting.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Outcome {
+    pub reason: usize,
+    pub created_ms: i64,
+    pub redacted_ms: Option<i64>,
+}
+
+/// `OutcomeRates` turned into thresholds over 53-bit hash values, for the hot loop.
+#[derive(Clone, Debug)]
+pub(crate) struct Thresholds {
+    tweets: bool,
+    reasons: Vec<Reason>,
+    cumulative: Vec<u64>,
+    without_redacted: u64,
+    seed: u64,
+    domain: u64,
+}
+
+fn to_threshold(p: f64) -> u64 {
+    (p.clamp(0.0, 1.0) * (1u64 << 53) as f64) as u64
+}
+
+impl Thresholds {
+    pub(crate) fn new(seed: u64, job_type: &JobType, rates: &OutcomeRates) -> Thresholds {
+        let tweets = !matches!(job_type, JobType::Users);
+        let (list, without) = if tweets {
+            (&rates.tweets, rates.tweets_without_redacted_at)
+        } else {
+            (&rates.users, rates.users_without_redacted_at)
+        };
+        let mut sum = 0.0;
+        let mut cumulative = Vec::with_capacity(list.len());
+        for (_, p) in list {
+            sum += p.max(0.0);
+            cumulative.push(to_threshold(sum));
+        }
+        Thresholds {
+            tweets,
+            reasons: list.iter().map(|(r, _)| r.clone()).collect(),
+            cumulative,
+            without_redacted: to_threshold(without),
+            seed,
+            domain: if tweets {
+                DOMAIN_REASON_TWEETS
+            } else {
+                DOMAIN_REASON_USERS
+            },
+        }
+    }
+
+    /// The outcome of one ID; `None` when it is compliant. This is the hot path of processing.
+    #[inline]
+    pub(crate) fn outcome(&self, id: u64) -> Option<Outcome> {
+        let draw = hash3(self.seed, self.domain, id) >> 11;
+        if self.cumulative.last().is_none_or(|&last| draw >= last) {
+            return None;
+        }
+        let reason = self.cumulative.iter().position(|&c| draw < c)?;
+        Some(self.details(id, reason))
+    }
+
+    #[cold]
+    fn details(&self, id: u64, reason: usize) -> Outcome {
+        let created_ms = snowflake_millis(id).unwrap_or_else(|| {
+            // Pre-snowflake IDs (before November 2010) carry no time: pick one between the first
+            // post and the snowflake epoch, from the ID.
+            let span = (X_EPOCH_MS - PRE_SNOWFLAKE_START_MS) as u64;
+            PRE_SNOWFLAKE_START_MS + (hash3(self.seed, DOMAIN_CREATED, id) % span) as i64
+        });
+        let created_ms = if self.tweets {
+            created_ms
+        } else {
+            // User records are written at second precision (`+00:00`, no milliseconds).
+            created_ms.div_euclid(1000) * 1000
+        };
+        let draw = hash3(self.seed, DOMAIN_REDACTED, id);
+        let redacted_ms = ((draw >> 11) >= self.without_redacted).then(|| {
+            let latest = REDACTED_HORIZON_MS.max(created_ms + DAY_MS);
+            let span = (latest - created_ms - DAY_MS).max(1) as u64;
+            let ms = created_ms + DAY_MS + ((draw & 0xffff_ffff_ffff) % span) as i64;
+            if self.tweets {
+                ms
+            } else {
+                ms.div_euclid(1000) * 1000
+            }
+        });
+        Outcome {
+            reason,
+            created_ms,
+            redacted_ms,
+        }
+    }
+
+    /// Appends the JSON line of an outcome (with its `\n`) in the exact shape X delivers:
+    /// `{"id":"…","action":"delete","created_at":"…","redacted_at":"…","reason":"…"}`.
+    pub(crate) fn write_line(&self, out: &mut String, id: u64, o: &Outcome) {
+        let format = if self.tweets {
+            format_timestamp_ms
+        } else {
+            format_timestamp_offset
+        };
+        let _ = write!(
+            out,
+            "{{\"id\":\"{id}\",\"action\":\"delete\",\"created_at\":\"{}\"",
+            format(o.created_ms)
+        );
+        if let Some(r) = o.redacted_ms {
+            let _ = write!(out, ",\"redacted_at\":\"{}\"", format(r));
+        }
+        let _ = writeln!(out, ",\"reason\":\"{}\"}}", self.reasons[o.reason].as_str());
+    }
+
+    pub(crate) fn record(&self, id: u64, o: &Outcome) -> ComplianceRecord {
+        let format = if self.tweets {
+            format_timestamp_ms
+        } else {
+            format_timestamp_offset
+        };
+        ComplianceRecord {
+            id: id.to_string(),
+            action: Action::Delete,
+            created_at: format(o.created_ms),
+            redacted_at: o.redacted_ms.map(format),
+            reason: self.reasons[o.reason].clone(),
+        }
+    }
+}
+
+/// The emulator's answer for one ID: the record its results would contain, or `None` when the ID
+/// is compliant (absent from the results).
+///
+/// Posts get `created_at` from the snowflake ID at millisecond precision (`.000Z` format); users
+/// get it at second precision in the `+00:00` format X uses for users. IDs older than snowflakes
+/// get a seeded time between 2006-03-21 and 2010-11-04. `redacted_at` is absent on a seeded
+/// fraction of records and otherwise lies between a day after creation and 2026-01-01.
+///
+/// ```
+/// use xcomply_core::JobType;
+/// use xcomply_emulator::{OutcomeRates, outcome};
+///
+/// let rates = OutcomeRates::default();
+/// let flagged = (1_000_000_000_000_000_000u64..1_000_000_000_000_010_000)
+///     .filter(|&id| outcome(42, &JobType::Tweets, id, &rates).is_some())
+///     .count();
+/// assert!((200..400).contains(&flagged), "about 3 % of posts: {flagged}");
+/// ```
+pub fn outcome(
+    seed: u64,
+    job_type: &JobType,
+    id: u64,
+    rates: &OutcomeRates,
+) -> Option<ComplianceRecord> {
+    let t = Thresholds::new(seed, job_type, rates);
+    t.outcome(id).map(|o| t.record(id, &o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_match_serde_of_the_record() {
+        let rates = OutcomeRates::default();
+        for job_type in [JobType::Tweets, JobType::Users] {
+            let t = Thresholds::new(7, &job_type, &rates);
+            let mut seen = 0;
+            // Small IDs exercise the pre-snowflake fallback, large ones the snowflake decoding.
+            for id in (1..20_000u64).chain(1_446_017_776_678_801_409..1_446_017_776_678_901_409) {
+                if let Some(o) = t.outcome(id) {
+                    let mut line = String::new();
+                    t.write_line(&mut line, id, &o);
+                    let record = outcome(7, &job_type, id, &rates).unwrap();
+                    assert_eq!(line, serde_json::to_string(&record).unwrap() + "\n");
+                    let created =
+                        xcomply_core::parse_timestamp_ms(record.created_at.as_bytes()).unwrap();
+                    if let Some(r) = &record.redacted_at {
+                        assert!(xcomply_core::parse_timestamp_ms(r.as_bytes()).unwrap() > created);
+                    }
+                    seen += 1;
+                }
+            }
+            assert!(seen > 100, "{job_type}: {seen}");
+        }
+    }
+
+    #[test]
+    fn rates_are_respected() {
+        let rates = OutcomeRates::default();
+        let n = 200_000u64;
+        let base = 1_500_000_000_000_000_000u64;
+        let mut counts = std::collections::HashMap::new();
+        let mut missing_redacted = 0;
+        for id in base..base + n {
+            if let Some(r) = outcome(1, &JobType::Tweets, id, &rates) {
+                *counts.entry(r.reason.to_string()).or_insert(0u32) += 1;
+                missing_redacted += u32::from(r.redacted_at.is_none());
+                assert_eq!(
+                    xcomply_core::parse_timestamp_ms(r.created_at.as_bytes()).ok(),
+                    snowflake_millis(id)
+                );
+            }
+        }
+        let total: u32 = counts.values().sum();
+        assert!((5_600..6_400).contains(&total), "{counts:?}");
+        assert!((2_700..3_300).contains(&counts["deleted"]), "{counts:?}");
+        assert!(counts["bounced"] > 100, "{counts:?}");
+        assert!(
+            (900..1_500).contains(&missing_redacted),
+            "{missing_redacted}"
+        );
+        assert!(outcome(1, &JobType::Tweets, base, &OutcomeRates::none()).is_none());
+    }
+
+    #[test]
+    fn users_use_the_offset_format() {
+        let rates = OutcomeRates::default();
+        let r = (1u64..)
+            .find_map(|id| outcome(3, &JobType::Users, id, &rates))
+            .unwrap();
+        assert!(r.created_at.ends_with("+00:00"), "{r:?}");
+        assert!(Reason::KNOWN[..5].contains(&r.reason), "{r:?}");
+        assert_ne!(r.reason, Reason::ScrubGeo);
+    }
+}

@@ -1,0 +1,1 @@
+//! Signed URLs, resumable uploads and downloads.
