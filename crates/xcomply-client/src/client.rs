@@ -387,6 +387,7 @@ impl Client {
             self.admit(op, governor).await?;
             let tries = retries + rate_limit_retries;
             let sent = make().send().await;
+            governor.settle();
             let failure = match sent {
                 Ok(resp) => {
                     let status = resp.status();

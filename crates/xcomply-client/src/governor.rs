@@ -26,6 +26,10 @@ const RESET_JITTER_MAX: Duration = Duration::from_secs(2);
 /// a reset soon.
 const UNKNOWN_RESET_BLOCK: Duration = Duration::from_secs(60);
 
+/// How often a request waiting for the first answer of an endpoint checks again: short next to
+/// any API round trip over the internet, long enough not to spin.
+const PROBE_POLL: Duration = Duration::from_millis(20);
+
 /// Where one endpoint's window stands, as far as this process knows.
 #[derive(Debug, Default, Clone)]
 struct Window {
@@ -38,6 +42,9 @@ struct Window {
     reset_at: Option<Instant>,
     /// No request before this instant (after a 429 without a usable reset).
     blocked_until: Option<Instant>,
+    /// While nothing is known of the window, one request goes first and the others wait for
+    /// its headers, so a burst of tasks cannot overrun a window it has not seen yet.
+    probing: bool,
 }
 
 /// What a caller must do before sending.
@@ -92,8 +99,18 @@ impl Governor {
                 w.remaining = Some(r.saturating_sub(1));
                 Admission::Go
             }
-            (None, _) => Admission::Go,
+            (None, _) if w.probing => Admission::Wait(PROBE_POLL),
+            (None, _) => {
+                w.probing = true;
+                Admission::Go
+            }
         }
+    }
+
+    /// Called after every answered or failed request: a probe is over even when its answer had
+    /// no rate-limit headers (a 401, a connection error).
+    pub(crate) fn settle(&self) {
+        self.window.lock().expect("governor lock poisoned").probing = false;
     }
 
     /// Learns from an answer's headers (any status, 429 included).
@@ -106,6 +123,7 @@ impl Governor {
             return;
         };
         let mut w = self.window.lock().expect("governor lock poisoned");
+        w.probing = false;
         w.limit = Some(info.limit.unwrap_or(w.limit.unwrap_or(info.remaining)));
         let new_window = w.reset_epoch != Some(info.reset_epoch);
         w.remaining = Some(match w.remaining {
@@ -289,7 +307,18 @@ mod tests {
     fn spent_window_waits_for_reset_and_reservations_count() {
         let g = Governor::new("GET /2/compliance/jobs/:id");
         let t0 = Instant::now();
-        assert_eq!(g.admit_at(t0), Admission::Go, "nothing known yet");
+        assert_eq!(g.admit_at(t0), Admission::Go, "nothing known yet: a probe");
+        assert_eq!(
+            g.admit_at(t0),
+            Admission::Wait(PROBE_POLL),
+            "one probe at a time"
+        );
+        g.settle();
+        assert_eq!(
+            g.admit_at(t0),
+            Admission::Go,
+            "the probe ended without headers"
+        );
         let date = "Thu, 07 Oct 2021 07:41:19 GMT";
         g.observe_at(&headers(2, 1_633_592_479 + 10, Some(date)), t0);
         assert_eq!(g.admit_at(t0), Admission::Go);
