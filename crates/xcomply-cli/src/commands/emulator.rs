@@ -1,16 +1,32 @@
 //! `xcomply emulator`: the local API and storage emulator as a server.
 
+use std::collections::hash_map::RandomState;
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
+use anyhow::Context as _;
+use xcomply_emulator::{Config, FaultRates, Faults};
+
+use crate::exit::{Code, coded};
 use crate::output::Ctx;
 
 /// Run a local emulator of X's batch compliance API and its signed-URL storage.
 ///
-/// Prints its base URL and token on start and runs until Ctrl-C. Point any xcomply command at it
-/// with --api-base.
+/// Prints its base URL and bearer token on start (`base_url: …` and `token: …` lines on stdout)
+/// and runs until Ctrl-C, then removes its data directory. Point any xcomply command at it with
+/// --api-base and the printed token in X_BEARER_TOKEN.
 ///
-/// Example:
+/// Examples:
 ///   xcomply emulator --addr 127.0.0.1:8080 --time-scale 60
+///   xcomply emulator --addr 127.0.0.1:0 --processing-delay 30s --processing-rate 1000000
+///   xcomply emulator --fault-500 0.05 --fault-reset 0.02 --fault-on upload,download
+///
+/// Quick start against it with curl:
+///   curl -X POST "$BASE/2/compliance/jobs" -H "Authorization: Bearer $TOKEN" \
+///        -H 'Content-Type: application/json' -d '{"type": "tweets"}'
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -18,11 +34,278 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 
-    /// Seed of the deterministic answers and fault injection.
+    /// Seed of the deterministic answers and of fault injection.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+
+    /// Emulated seconds per real second: 60 makes the 15-minute upload window last 15 seconds.
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub time_scale: f64,
+
+    /// Accepted bearer token; repeat for several apps. Without it a random token is generated
+    /// and printed.
+    #[arg(long = "token", value_name = "TOKEN", hide_default_value = true)]
+    pub tokens: Vec<String>,
+
+    /// Emulated time between an upload and the earliest completion (e.g. 0, 500ms, 30s, 10m).
+    #[arg(long, default_value = "0", value_parser = parse_duration, value_name = "DURATION")]
+    pub processing_delay: Duration,
+
+    /// IDs processed per emulated second (0 = as fast as the machine goes).
+    #[arg(long, default_value_t = 0.0, value_name = "IDS_PER_SEC")]
+    pub processing_rate: f64,
+
+    /// Requests per window per endpoint and token.
+    #[arg(long, default_value_t = 150)]
+    pub rate_limit: u32,
+
+    /// Length of the rate-limit window (emulated time).
+    #[arg(long, default_value = "15m", value_parser = parse_duration, value_name = "DURATION")]
+    pub rate_window: Duration,
+
+    /// HTTP status of the conflict problem (a second unfinished job of a type).
+    #[arg(long, default_value_t = 409)]
+    pub conflict_status: u16,
+
+    /// Directory under which the emulator creates its data directory (default: the system's
+    /// temporary directory). The data directory is removed on exit unless --keep-data.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Keep the data directory (uploads and results) after exit.
+    #[arg(long)]
+    pub keep_data: bool,
+
+    /// Probability of a 500 answer per request.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fault_500: f64,
+
+    /// Probability of a 503 answer per request.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fault_503: f64,
+
+    /// Probability that a request starts a burst of 429 answers.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fault_429_burst: f64,
+
+    /// Length of a 429 burst, in requests.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub fault_burst_length: u32,
+
+    /// Probability of a connection reset in the middle of an upload or download body.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fault_reset: f64,
+
+    /// Probability that a download ends early without an error.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fault_truncate: f64,
+
+    /// Added latency of a slowed request (real time).
+    #[arg(long, default_value = "0", value_parser = parse_duration, value_name = "DURATION")]
+    pub fault_latency: Duration,
+
+    /// Probability that a request is slowed by --fault-latency.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fault_latency_rate: f64,
+
+    /// Route classes the fault options apply to.
+    #[arg(long, value_delimiter = ',', default_value = "api,upload,download")]
+    pub fault_on: Vec<FaultClass>,
 }
 
-pub fn run(_args: Args, _ctx: &Ctx) -> anyhow::Result<()> {
-    super::common::not_implemented("emulator")
+/// A route class for --fault-on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FaultClass {
+    /// The /2/compliance/jobs routes.
+    Api,
+    /// Uploads to upload_url.
+    Upload,
+    /// Downloads of download_url.
+    Download,
+}
+
+/// Parses `0`, `250ms`, `30s`, `10m`, `2h` (a bare number is seconds).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("expected a duration such as `30s` or `10m`, found `{s}`"))?;
+    let secs = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        "d" => value * 86_400.0,
+        _ => {
+            return Err(format!(
+                "expected a duration unit ms, s, m, h or d, found `{unit}` in `{s}`"
+            ));
+        }
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn probability(name: &str, p: f64) -> anyhow::Result<f64> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(coded(
+            Code::Usage,
+            anyhow::anyhow!("expected --{name} between 0 and 1, found `{p}`"),
+        ))
+    }
+}
+
+/// A random token from the process's randomly seeded hasher keys; it only guards a local test
+/// server, so std's randomness is enough.
+fn random_token() -> String {
+    let mut out = String::from("emu-");
+    for i in 0..2u64 {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_u32(std::process::id());
+        let _ = write!(out, "{:016x}", h.finish());
+    }
+    out
+}
+
+fn config(args: Args) -> anyhow::Result<(Config, bool)> {
+    let rates = FaultRates {
+        server_error: probability("fault-500", args.fault_500)?,
+        unavailable: probability("fault-503", args.fault_503)?,
+        rate_limit_burst: probability("fault-429-burst", args.fault_429_burst)?,
+        burst_length: args.fault_burst_length,
+        reset: probability("fault-reset", args.fault_reset)?,
+        truncate: probability("fault-truncate", args.fault_truncate)?,
+        latency_rate: probability("fault-latency-rate", args.fault_latency_rate)?,
+        latency: args.fault_latency,
+    };
+    let pick = |class| {
+        if args.fault_on.contains(&class) {
+            rates.clone()
+        } else {
+            FaultRates::default()
+        }
+    };
+    let faults = Faults {
+        api: pick(FaultClass::Api),
+        upload: pick(FaultClass::Upload),
+        download: pick(FaultClass::Download),
+    };
+    if !(args.time_scale.is_finite() && args.time_scale >= 0.0) {
+        return Err(coded(
+            Code::Usage,
+            anyhow::anyhow!(
+                "expected --time-scale to be 0 or more, found `{}`",
+                args.time_scale
+            ),
+        ));
+    }
+    let generated = args.tokens.is_empty();
+    let mut config = Config::default()
+        .with_seed(args.seed)
+        .with_time_scale(args.time_scale)
+        .with_rate_limit(args.rate_limit, args.rate_window)
+        .with_processing(
+            args.processing_delay,
+            (args.processing_rate > 0.0).then_some(args.processing_rate),
+        )
+        .with_faults(faults);
+    config.tokens = if generated {
+        vec![random_token()]
+    } else {
+        args.tokens
+    };
+    config.conflict_status = args.conflict_status;
+    config.data_dir = args.data_dir;
+    config.keep_data = args.keep_data;
+    Ok((config, generated))
+}
+
+pub fn run(args: Args, _ctx: &Ctx) -> anyhow::Result<()> {
+    let addr = args.addr;
+    let (config, generated) = config(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let emulator = xcomply_emulator::Emulator::start_on(addr, config)
+            .await
+            .map_err(|e| coded(Code::Input, anyhow::Error::new(e)))?;
+        let token = if generated {
+            // The emulator's own throwaway token, printed so that clients can use it.
+            emulator.token().to_owned()
+        } else {
+            "(as given with --token)".to_owned()
+        };
+        let mut out = std::io::stdout().lock();
+        std::io::Write::write_all(
+            &mut out,
+            format!(
+                "base_url: {}\ntoken: {token}\ndata_dir: {}\n",
+                emulator.base_url(),
+                emulator.data_dir().display()
+            )
+            .as_bytes(),
+        )?;
+        std::io::Write::flush(&mut out)?;
+        drop(out);
+        eprintln!("emulator running; press Ctrl-C to stop");
+        wait_for_stop_signal().await?;
+        emulator.shutdown().await;
+        eprintln!("emulator stopped");
+        Ok(())
+    })
+}
+
+/// Waits for Ctrl-C, or SIGTERM on Unix (what `kill` and process supervisors send), so that the
+/// data directory is removed either way.
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("cannot wait for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5y").unwrap_err().contains("`y`"));
+    }
+
+    #[test]
+    fn tokens_are_random() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+    }
 }
