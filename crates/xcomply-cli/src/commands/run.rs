@@ -1,8 +1,22 @@
 //! `xcomply run`: the whole pipeline, durable and resumable.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use xcomply_client::{BearerToken, Client, ClientConfig};
+use xcomply_core::JobType;
+use xcomply_pipeline::real::{Inputs, RealStages};
+use xcomply_pipeline::{
+    Activity, ErrorClass, Event, Observer, PipelineError, RunConfig, RunSummary,
+};
+use xcomply_transfer::{TransferConfig, Transfers};
 
 use super::common::{ApiArgs, TypeArg};
+use crate::exit::{Code, coded};
 use crate::output::Ctx;
 
 /// Turn a dataset into delete manifests: shard IDs, run compliance jobs, join the results.
@@ -10,7 +24,12 @@ use crate::output::Ctx;
 /// Extracts post IDs and author IDs from the dataset, deduplicates and shards them, runs one
 /// compliance job at a time per type (tweets and users side by side), downloads and decodes the
 /// results, and joins them against the dataset into delete manifests. All state is kept in
-/// `--out`; re-running the same command resumes where it stopped.
+/// `--out`; re-running the same command resumes where it stopped (after Ctrl-C, a crash or a
+/// reboot), without uploading a shard whose job is already being processed.
+///
+/// Output in --out: shards/ (IDs per job), results/ (one Parquet file per job),
+/// manifests/manifest.parquet and manifests/summary.json, state.json (mode 0600: it holds the
+/// jobs' signed URLs). `xcomply status --out DIR` shows progress from another terminal.
 ///
 /// Examples:
 ///   X_BEARER_TOKEN=… xcomply run --dataset data/ --out run1
@@ -46,9 +65,13 @@ pub struct Args {
     #[command(flatten)]
     pub api: ApiArgs,
 
-    /// Start an emulator in-process and run against it instead of the real API.
+    /// Start an emulator in-process and run against it instead of the real API (no token needed).
     #[arg(long)]
     pub emulator: bool,
+
+    /// Seed of the in-process emulator's answers (with --emulator).
+    #[arg(long, value_name = "N", default_value_t = 42, requires = "emulator")]
+    pub emulator_seed: u64,
 
     /// Use the resumable upload protocol (for very large shards or flaky links).
     #[arg(long)]
@@ -62,6 +85,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub max_job_retries: u32,
 
+    /// Seconds between the first status polls of a job; polls then slow down to 60 s. The default
+    /// is 5 (0.05 with --emulator). The rate-limit governor never polls faster than the API allows.
+    #[arg(long, value_name = "SECONDS")]
+    pub poll_interval: Option<f64>,
+
     /// Stop after the results; do not join them against the dataset.
     #[arg(long)]
     pub no_join: bool,
@@ -71,6 +99,390 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(_args: Args, _ctx: &Ctx) -> anyhow::Result<()> {
-    super::common::not_implemented("run")
+/// Where the API is.
+pub enum Api {
+    /// The real API (or any server) at a base URL, with a token.
+    Remote { base: String, token: BearerToken },
+    /// An emulator started in-process.
+    Emulator(Box<xcomply_emulator::Config>),
+}
+
+/// Everything a run needs, built from `xcomply run`'s arguments or by `xcomply demo`.
+pub struct Plan {
+    pub inputs: Inputs,
+    pub api: Api,
+    pub config: RunConfig,
+    pub json: bool,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    if args.dataset.is_empty() && args.ids.is_none() {
+        return Err(coded(
+            Code::Usage,
+            anyhow::anyhow!(
+                "nothing to do: expected --dataset PATH… and/or --ids FILE --type tweets|users"
+            ),
+        ));
+    }
+    if args.max_ids_per_job == 0 {
+        return Err(coded(
+            Code::Usage,
+            anyhow::anyhow!("--max-ids-per-job `0`: expected at least 1"),
+        ));
+    }
+    let inputs = Inputs {
+        dataset: args.dataset,
+        tweet_id_column: args.tweet_id_column,
+        user_id_column: args.user_id_column,
+        ids: args.ids.zip(args.r#type.map(JobType::from)),
+        max_ids_per_job: args.max_ids_per_job,
+        memory_limit: xcomply_shard::DEFAULT_MEMORY_LIMIT,
+    };
+    let api = if args.emulator {
+        Api::Emulator(Box::new(
+            xcomply_emulator::Config::default().with_seed(args.emulator_seed),
+        ))
+    } else {
+        let token = super::common::load_token(&args.api)?;
+        Api::Remote {
+            base: args.api.api_base,
+            token,
+        }
+    };
+    let default_poll = if args.emulator { 0.05 } else { 5.0 };
+    let poll = args.poll_interval.unwrap_or(default_poll);
+    if !(poll.is_finite() && poll >= 0.0) {
+        return Err(coded(
+            Code::Usage,
+            anyhow::anyhow!("--poll-interval `{poll}`: expected a number of seconds ≥ 0"),
+        ));
+    }
+    let mut config = RunConfig::new(&args.out, inputs.describe());
+    config.resumable = args.resumable;
+    config.max_job_retries = args.max_job_retries;
+    config.join = !args.no_join && inputs.can_join();
+    config.poll_initial = Duration::from_secs_f64(poll);
+    config.poll_max = Duration::from_secs(60).max(config.poll_initial);
+    if args.emulator {
+        // The emulator answers at once; a short ceiling keeps a local run snappy.
+        config.poll_max = Duration::from_secs(1).max(config.poll_initial);
+    }
+    let summary = execute(
+        Plan {
+            inputs,
+            api,
+            config,
+            json: args.json,
+        },
+        ctx,
+    )?;
+    finish(&summary)
+}
+
+/// The exit status of a finished run: failed shards are exit code 3.
+pub fn finish(summary: &RunSummary) -> anyhow::Result<()> {
+    if summary.is_success() {
+        return Ok(());
+    }
+    let list: Vec<String> = summary
+        .failed
+        .iter()
+        .map(|f| {
+            format!(
+                "{} shard {} (job {}): {}",
+                f.job_type,
+                f.index,
+                f.job_id.as_deref().unwrap_or("none"),
+                f.error
+            )
+        })
+        .collect();
+    Err(coded(
+        Code::JobsFailed,
+        anyhow::anyhow!(
+            "{} shard(s) failed after every retry, so no manifest was written: {}; re-run the same \
+             command to try them again",
+            list.len(),
+            list.join("; ")
+        ),
+    ))
+}
+
+/// Runs a plan to its end and prints the summary; Ctrl-C ends it with exit code 130.
+pub fn execute(plan: Plan, ctx: &Ctx) -> anyhow::Result<RunSummary> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let out = plan.config.out.clone();
+    let json = plan.json;
+    let result = runtime.block_on(execute_async(plan, ctx));
+    // Blocking decode or shard threads of an interrupted run are abandoned rather than awaited:
+    // everything they write goes to temporary names.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    match result {
+        Ok(summary) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                print_summary(&summary);
+            }
+            Ok(summary)
+        }
+        Err(e) => Err(map_error(e, &out)),
+    }
+}
+
+async fn execute_async(plan: Plan, ctx: &Ctx) -> Result<RunSummary, PipelineError> {
+    let cancel = xcomply_client::CancellationToken::new();
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        });
+    }
+    let observer: Arc<dyn Observer> = Arc::new(View::new(ctx));
+    let transfers =
+        Transfers::new(TransferConfig::default()).map_err(|e| PipelineError::Stage {
+            context: "starting the transfer client".into(),
+            source: xcomply_pipeline::StageError::new(
+                xcomply_pipeline::StageErrorKind::Other,
+                e.to_string(),
+            ),
+        })?;
+    let (emulator, base, token) = match plan.api {
+        Api::Remote { base, token } => (None, base, token),
+        Api::Emulator(config) => {
+            let emulator = xcomply_emulator::Emulator::start(*config)
+                .await
+                .map_err(|e| other("starting the emulator", &e))?;
+            let token =
+                BearerToken::new(emulator.token()).map_err(|e| other("emulator token", &e))?;
+            let base = emulator.base_url().to_owned();
+            (Some(Arc::new(emulator)), base, token)
+        }
+    };
+    let client = Client::new(ClientConfig::new(base, token)).map_err(|e| PipelineError::Stage {
+        context: "configuring the API client".into(),
+        source: xcomply_pipeline::StageError::new(
+            xcomply_pipeline::StageErrorKind::Credentials,
+            e.to_string(),
+        ),
+    })?;
+    let mut stages = RealStages::new(client, transfers, plan.inputs);
+    if let Some(emulator) = &emulator {
+        let emulator = Arc::clone(emulator);
+        stages = stages.with_clock(Arc::new(move || emulator.now_ms()));
+    }
+    xcomply_pipeline::run(Arc::new(stages), plan.config, observer, cancel).await
+}
+
+fn other(context: &str, e: &dyn std::fmt::Display) -> PipelineError {
+    PipelineError::Stage {
+        context: context.into(),
+        source: xcomply_pipeline::StageError::new(
+            xcomply_pipeline::StageErrorKind::Other,
+            e.to_string(),
+        ),
+    }
+}
+
+/// Maps a pipeline error to its exit code; an interruption also says how to resume.
+fn map_error(e: PipelineError, out: &Path) -> anyhow::Error {
+    let code = match e.class() {
+        ErrorClass::Credentials => Code::Credentials,
+        ErrorClass::Input => Code::Input,
+        ErrorClass::Api => Code::Api,
+        ErrorClass::Interrupted => {
+            return coded(
+                Code::Interrupted,
+                anyhow::anyhow!(
+                    "interrupted; the state is saved in {}: re-run the same command to resume",
+                    out.join(xcomply_pipeline::state::STATE_FILE).display()
+                ),
+            );
+        }
+        _ => Code::Failure,
+    };
+    coded(code, e)
+}
+
+fn print_summary(summary: &RunSummary) {
+    let mut parts = Vec::new();
+    for t in &summary.types {
+        parts.push(format!(
+            "{} {}/{} shards, {} IDs, {} need action ({} jobs this run)",
+            t.job_type, t.done, t.shards, t.ids, t.results_rows, t.jobs_created
+        ));
+    }
+    println!(
+        "run {} in {}: {} in {:.1} s",
+        summary.run_id,
+        summary.out.display(),
+        parts.join("; "),
+        summary.timings.total_s
+    );
+    if let Some(joined) = &summary.joined {
+        let manifest = joined
+            .files
+            .iter()
+            .find(|f| f.path.extension().is_some_and(|e| e == "parquet"))
+            .map_or_else(String::new, |f| {
+                summary.out.join(&f.path).display().to_string()
+            });
+        println!(
+            "manifest: {manifest}: {} rows to act on out of {} scanned",
+            joined.rows, joined.rows_scanned
+        );
+    }
+}
+
+/// Draws progress: one live line per type on a terminal, plain log lines otherwise.
+struct View {
+    bars: Option<(MultiProgress, Mutex<BTreeMap<String, ProgressBar>>)>,
+    quiet: bool,
+    started: Instant,
+    totals: Mutex<BTreeMap<String, TypeProgress>>,
+}
+
+#[derive(Default, Clone)]
+struct TypeProgress {
+    ids: u64,
+    /// IDs with results at the start of this invocation.
+    done_before: u64,
+    /// IDs with results written by this invocation.
+    done_now: u64,
+}
+
+impl View {
+    fn new(ctx: &Ctx) -> View {
+        View {
+            bars: ctx
+                .progress()
+                .then(|| (MultiProgress::new(), Mutex::new(BTreeMap::new()))),
+            quiet: ctx.quiet,
+            started: Instant::now(),
+            totals: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        match &self.bars {
+            Some((multi, _)) => {
+                let _ = multi.println(text);
+            }
+            None if !self.quiet => eprintln!("{text}"),
+            None => {}
+        }
+    }
+
+    /// "1.2M IDs/s, ETA 3m 10s" from this invocation's finished shards.
+    fn rate(&self, t: &str) -> String {
+        let totals = self.totals.lock().unwrap();
+        let Some(p) = totals.get(t) else {
+            return String::new();
+        };
+        let secs = self.started.elapsed().as_secs_f64();
+        if p.done_now == 0 || secs <= 0.0 {
+            return String::new();
+        }
+        let rate = p.done_now as f64 / secs;
+        let left = p.ids.saturating_sub(p.done_before + p.done_now) as f64;
+        format!(
+            "  {} IDs/s  ETA {}",
+            human(rate),
+            indicatif::HumanDuration(Duration::from_secs_f64(left / rate))
+        )
+    }
+}
+
+fn human(n: f64) -> String {
+    if n >= 1e6 {
+        format!("{:.1}M", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1}k", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+impl Observer for View {
+    fn event(&self, event: &Event) {
+        match event {
+            Event::Planned {
+                job_type,
+                shards,
+                ids,
+                done,
+                done_ids,
+            } => {
+                self.totals.lock().unwrap().insert(
+                    job_type.to_string(),
+                    TypeProgress {
+                        ids: *ids,
+                        done_before: *done_ids,
+                        done_now: 0,
+                    },
+                );
+                let text =
+                    format!("{job_type}: {ids} IDs in {shards} shard(s), {done} already done");
+                if let Some((multi, bars)) = &self.bars {
+                    let bar = multi.add(ProgressBar::new(u64::from(*shards)));
+                    bar.set_style(
+                        ProgressStyle::with_template("{prefix:>7} [{bar:20}] {pos}/{len} {msg}")
+                            .expect("the template is valid")
+                            .progress_chars("=> "),
+                    );
+                    bar.set_prefix(job_type.to_string());
+                    bar.set_position(u64::from(*done));
+                    bar.enable_steady_tick(Duration::from_millis(200));
+                    bars.lock().unwrap().insert(job_type.to_string(), bar);
+                }
+                self.line(&text);
+            }
+            Event::Shard {
+                job_type,
+                index,
+                of,
+                activity,
+                ids,
+                job,
+            } => {
+                let t = job_type.to_string();
+                if *activity == Activity::Done
+                    && let Some(p) = self.totals.lock().unwrap().get_mut(&t)
+                {
+                    p.done_now += ids;
+                }
+                let job = job.map(|j| format!(" (job {j})")).unwrap_or_default();
+                let rate = self.rate(&t);
+                match &self.bars {
+                    Some((_, bars)) => {
+                        if let Some(bar) = bars.lock().unwrap().get(&t) {
+                            if *activity == Activity::Done {
+                                bar.inc(1);
+                            }
+                            bar.set_message(format!("shard {index}/{of} {activity}{job}{rate}"));
+                        }
+                    }
+                    None => self.line(&format!("{t} shard {index}/{of}: {activity}{job}{rate}")),
+                }
+            }
+            Event::Step { activity } => self.line(&format!("{activity}…")),
+            Event::Note { message } => self.line(message),
+            _ => {}
+        }
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        if let Some((_, bars)) = &self.bars {
+            for bar in bars.lock().unwrap().values() {
+                bar.finish();
+            }
+        }
+    }
 }

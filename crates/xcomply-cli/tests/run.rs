@@ -1,0 +1,477 @@
+//! `xcomply run` end to end against the emulator (started in this test process, so the test can
+//! read its counters, move its clock and cancel jobs): several shards per type, faults, an upload
+//! URL that expired while the run was down, failed jobs, credentials, the lock and Ctrl-C.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use xcomply_core::JobType;
+use xcomply_emulator::{Config, Emulator, FaultRates, Faults};
+use xcomply_sink::join::read_manifest;
+use xcomply_sink::synth::{self, DatasetSpec};
+
+/// A small dataset: 6 000 posts by up to 4 000 authors, so that 2 000 IDs per job make three
+/// tweets jobs and two users jobs.
+fn spec() -> DatasetSpec {
+    DatasetSpec {
+        files: 2,
+        rows_per_file: 3_000,
+        row_group_rows: 1_000,
+        authors: 4_000,
+        ..DatasetSpec::default()
+    }
+}
+
+const IDS_PER_JOB: &str = "2000";
+
+struct Setup {
+    rt: tokio::runtime::Runtime,
+    emulator: Option<Emulator>,
+    tmp: tempfile::TempDir,
+    dataset: PathBuf,
+}
+
+impl Setup {
+    fn new(config: Config) -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let dataset = tmp.path().join("data");
+        synth::generate_dataset(&dataset, &spec()).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let emulator = rt.block_on(Emulator::start(config)).unwrap();
+        Setup {
+            rt,
+            emulator: Some(emulator),
+            tmp,
+            dataset,
+        }
+    }
+
+    fn emulator(&self) -> &Emulator {
+        self.emulator.as_ref().unwrap()
+    }
+
+    fn out(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// `xcomply run` on the dataset into `out`, against the emulator.
+    fn command(&self, out: &Path, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xcomply"));
+        cmd.arg("run")
+            .arg("--dataset")
+            .arg(&self.dataset)
+            .arg("--out")
+            .arg(out)
+            .args(["--api-base", self.emulator().base_url()])
+            .args(["--max-ids-per-job", IDS_PER_JOB, "--poll-interval", "0.02"])
+            .args(extra)
+            .env("X_BEARER_TOKEN", self.emulator().token())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, out: &Path, extra: &[&str]) -> Output {
+        self.command(out, extra).output().unwrap()
+    }
+
+    /// The rows (file index, pos) that must be in the manifest: those whose post or author the
+    /// emulator flags, computed from the generator and the emulator's outcome function alone.
+    fn expected_rows(&self) -> BTreeSet<(usize, i64)> {
+        let spec = spec();
+        let config = self.emulator().config();
+        let flagged = |t: &JobType, id: Option<i64>| {
+            id.is_some_and(|id| {
+                xcomply_emulator::outcome(config.seed, t, id as u64, &config.outcomes).is_some()
+            })
+        };
+        let mut rows = BTreeSet::new();
+        for g in 0..spec.total_rows() {
+            let post = synth::post_id_at(&spec, g);
+            let author = synth::author_id_at(&spec, g);
+            if flagged(&JobType::Tweets, post) || flagged(&JobType::Users, author) {
+                let per = spec.rows_per_file as u64;
+                rows.insert(((g / per) as usize, (g % per) as i64));
+            }
+        }
+        rows
+    }
+
+    fn manifest_rows(out: &Path) -> BTreeSet<(usize, i64)> {
+        let spec = spec();
+        read_manifest(&out.join("manifests"))
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let file = (0..spec.files)
+                    .find(|&i| Path::new(&r.file_path).ends_with(spec.file_path(i)))
+                    .unwrap_or_else(|| panic!("unknown file {}", r.file_path));
+                (file, r.pos)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if let Some(e) = self.emulator.take() {
+            self.rt.block_on(e.shutdown());
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn manifest_bytes(out: &Path) -> Vec<u8> {
+    std::fs::read(out.join("manifests/manifest.parquet")).unwrap()
+}
+
+fn state(out: &Path) -> serde_json::Value {
+    loop {
+        // The state is replaced atomically, so a read sees a whole file (or none yet).
+        if let Ok(text) = std::fs::read_to_string(out.join("state.json")) {
+            return serde_json::from_str(&text).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn shards(state: &serde_json::Value) -> Vec<serde_json::Value> {
+    state["shards"].as_array().cloned().unwrap_or_default()
+}
+
+/// Waits for a child with a deadline, killing it if it hangs.
+fn wait(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("xcomply run did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn several_shards_per_type_give_the_emulators_answers() {
+    let setup = Setup::new(Config::default());
+    let out = setup.out("run1");
+    let output = setup.run(&out, &["--json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let types = summary["types"].as_array().unwrap();
+    assert_eq!(types[0]["job_type"], "tweets");
+    assert_eq!(types[0]["shards"], 3);
+    assert_eq!(types[1]["job_type"], "users");
+    assert!(types[1]["shards"].as_u64().unwrap() >= 2, "{summary}");
+    assert_eq!(summary["failed"].as_array().unwrap().len(), 0);
+    let shard_count: u64 = types.iter().map(|t| t["shards"].as_u64().unwrap()).sum();
+    assert_eq!(
+        summary["timings"]["per_job"].as_array().unwrap().len() as u64,
+        shard_count
+    );
+
+    let expected = setup.expected_rows();
+    assert!(expected.len() > 50, "the dataset should have flagged rows");
+    assert_eq!(Setup::manifest_rows(&out), expected);
+
+    // Every job was uploaded exactly once; the state file is private and names the jobs by run.
+    let stats = setup.emulator().stats();
+    assert!(
+        stats.uploads.values().all(|u| u.completed == 1),
+        "{stats:?}"
+    );
+    let st = state(&out);
+    let run_id = st["run_id"].as_str().unwrap().to_owned();
+    for s in shards(&st) {
+        assert_eq!(s["phase"], "results_written");
+        let name = s["job"]["name"].as_str().unwrap();
+        assert!(
+            name.starts_with(&format!(
+                "xcomply-{run_id}-{}-",
+                s["job_type"].as_str().unwrap()
+            )),
+            "{name}"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join("state.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // `status` shows it done without a signature; a second run changes nothing.
+    let status_text = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .args(["status", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(status_text.status.success());
+    let shown = text(&status_text.stdout);
+    assert!(shown.contains("tweets: 3/3 shards done"), "{shown}");
+    assert!(shown.contains("manifests: "), "{shown}");
+    let status_json = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .args(["status", "--json", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let shown = text(&status_json.stdout);
+    assert!(shown.contains("X-Goog-Signature=REDACTED"), "{shown}");
+    let before = manifest_bytes(&out);
+    let jobs_before = setup.emulator().stats().jobs_created;
+    let again = setup.run(&out, &[]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(setup.emulator().stats().jobs_created, jobs_before);
+    assert_eq!(manifest_bytes(&out), before);
+}
+
+#[test]
+fn faults_give_byte_identical_manifests() {
+    let setup = Setup::new(Config::default());
+    let clean = setup.out("clean");
+    let output = setup.run(&clean, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    // The same dataset again, into another run directory, through 10% 5xx answers, connection
+    // resets, 429 bursts and truncated downloads.
+    let rates = FaultRates {
+        server_error: 0.10,
+        reset: 0.05,
+        rate_limit_burst: 0.03,
+        truncate: 0.10,
+        ..FaultRates::default()
+    };
+    setup.emulator().set_faults(Faults::uniform(&rates));
+    let before = setup.emulator().stats().faults.values().sum::<u64>();
+    let faulty = setup.out("faulty");
+    let child = setup
+        .command(&faulty, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = wait(child, Duration::from_secs(120));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let injected = setup.emulator().stats().faults;
+    assert!(
+        injected.values().sum::<u64>() >= before + 3,
+        "too few faults injected: {injected:?}"
+    );
+    assert!(
+        manifest_bytes(&faulty) == manifest_bytes(&clean),
+        "the manifests differ"
+    );
+}
+
+#[test]
+fn an_upload_url_that_expired_while_the_run_was_down_gets_a_new_job() {
+    // Every upload fails with 503, so the run sits in its upload retries until it is killed.
+    let down = FaultRates {
+        unavailable: 1.0,
+        ..FaultRates::default()
+    };
+    let setup = Setup::new(Config::default().with_faults(Faults {
+        upload: down,
+        ..Faults::default()
+    }));
+    let out = setup.out("run");
+    let child = setup
+        .command(&out, &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let first_job = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no job was created"
+        );
+        if out.join("state.json").exists() {
+            let created: Vec<_> = shards(&state(&out))
+                .into_iter()
+                .filter(|s| s["phase"] == "created")
+                .collect();
+            if let Some(s) = created.first() {
+                break s["job"]["id"].as_str().unwrap().parse::<u64>().unwrap();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut child = child;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // 16 minutes later the upload URL has expired; storage is healthy again.
+    setup.emulator().advance(Duration::from_secs(16 * 60));
+    setup.emulator().set_faults(Faults::default());
+    let output = setup.run(&out, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(setup.emulator().uploads_for(first_job).completed, 0);
+    let st = state(&out);
+    let replaced = shards(&st).into_iter().find(|s| {
+        s["job"]["id"].as_str().unwrap().parse::<u64>().unwrap() != first_job
+            && s["attempts"].as_u64().unwrap() >= 2
+    });
+    assert!(replaced.is_some(), "no shard got a new job: {st}");
+    assert_eq!(Setup::manifest_rows(&out), setup.expected_rows());
+}
+
+/// Cancels (turns `failed`) every job of `tweets` shard 2 that reaches `uploaded`, up to `limit`
+/// jobs, while the run goes on.
+fn fail_shard_two(setup: &Setup, out: &Path, mut child: Child, limit: usize) -> Output {
+    let client = xcomply_client::Client::new(xcomply_client::ClientConfig::new(
+        setup.emulator().base_url(),
+        xcomply_client::BearerToken::new(setup.emulator().token()).unwrap(),
+    ))
+    .unwrap();
+    let mut cancelled = BTreeSet::new();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the run hangs");
+        if cancelled.len() < limit && out.join("state.json").exists() {
+            for s in shards(&state(out)) {
+                if s["job_type"] == "tweets" && s["index"] == 2 && s["phase"] == "uploaded" {
+                    let id: u64 = s["job"]["id"].as_str().unwrap().parse().unwrap();
+                    if cancelled.insert(id) {
+                        setup
+                            .rt
+                            .block_on(client.cancel_job(xcomply_core::JobId(id)))
+                            .unwrap();
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        cancelled.len(),
+        limit,
+        "the run finished before every cancel"
+    );
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_failed_job_is_retried_and_reported_when_retries_run_out() {
+    // Jobs take 400 ms to process: time for the test to fail one.
+    let setup = Setup::new(Config::default().with_processing(Duration::from_millis(400), None));
+    let out = setup.out("retried");
+    let child = setup
+        .command(&out, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = fail_shard_two(&setup, &out, child, 1);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let st = state(&out);
+    let shard2 = shards(&st)
+        .into_iter()
+        .find(|s| s["job_type"] == "tweets" && s["index"] == 2)
+        .unwrap();
+    assert_eq!(shard2["attempts"], 2, "{shard2}");
+    assert!(
+        shard2["last_error"].as_str().unwrap().contains("failed"),
+        "{shard2}"
+    );
+    assert_eq!(Setup::manifest_rows(&out), setup.expected_rows());
+
+    let out = setup.out("reported");
+    let child = setup
+        .command(&out, &["--max-job-retries", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = fail_shard_two(&setup, &out, child, 2);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("tweets shard 2"), "{stderr}");
+    assert!(stderr.contains("failed after every retry"), "{stderr}");
+    assert!(!out.join("manifests/manifest.parquet").exists());
+    // Re-running the same command gives the shard a new budget and finishes.
+    let output = setup.run(&out, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(Setup::manifest_rows(&out), setup.expected_rows());
+}
+
+#[test]
+fn a_missing_or_refused_token_exits_with_code_5() {
+    let setup = Setup::new(Config::default());
+    let out = setup.out("run");
+    let output = setup
+        .command(&out, &[])
+        .env_remove("X_BEARER_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5));
+    assert!(
+        text(&output.stderr).contains("X_BEARER_TOKEN"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = setup
+        .command(&out, &[])
+        .env("X_BEARER_TOKEN", "wrong-secret-token")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("401"), "{stderr}");
+    assert!(!stderr.contains("wrong-secret-token"), "{stderr}");
+}
+
+#[test]
+fn a_second_run_on_the_same_directory_is_refused_and_ctrl_c_resumes() {
+    let setup = Setup::new(Config::default().with_processing(Duration::from_millis(300), None));
+    let out = setup.out("run");
+    let first = setup
+        .command(&out, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !out.join("state.json").exists() {
+        assert!(start.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = setup.run(&out, &[]);
+    assert_eq!(second.status.code(), Some(4), "{}", text(&second.stderr));
+    assert!(text(&second.stderr).contains("another xcomply run is using this run directory"));
+
+    // Ctrl-C: exit 130 with a line saying how to resume.
+    let status = Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = wait(first, Duration::from_secs(30));
+    let stderr = text(&output.stderr);
+    if output.status.code() == Some(130) {
+        assert!(
+            stderr.contains("re-run the same command to resume"),
+            "{stderr}"
+        );
+    } else {
+        // The run may have finished in the instant before the signal.
+        assert!(output.status.success(), "{stderr}");
+    }
+    let output = setup.run(&out, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(Setup::manifest_rows(&out), setup.expected_rows());
+}
