@@ -2,15 +2,22 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
+use xcomply_sink::join::{JoinOptions, MANIFEST_FILE, SUMMARY_FILE, join_paths};
+
+use crate::exit::{Code, coded};
 use crate::output::Ctx;
 
 /// Join compliance results against a Parquet dataset into a delete manifest.
 ///
 /// Writes one manifest row per affected dataset row (file path, row position, IDs, action,
-/// reasons), sorted by file and position, and `summary.json`.
+/// reasons), sorted by file and position, and `summary.json`. A row is `delete` when its post or
+/// its author is flagged, `scrub_geo` when the post's only reason is scrub_geo. Only the two ID
+/// columns are read, and row groups whose ID statistics exclude every flagged ID are skipped.
 ///
-/// Example:
+/// Examples:
 ///   xcomply join --dataset data/ --results run1/results --out run1/manifests
+///   xcomply join --dataset 'data/date=2020-*/*.parquet' --results run1/results --out m --lenient
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -37,8 +44,44 @@ pub struct Args {
     /// Skip unreadable dataset files (listed in summary.json) instead of failing.
     #[arg(long)]
     pub lenient: bool,
+
+    /// Reading threads (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    pub threads: usize,
 }
 
-pub fn run(_args: Args, _ctx: &Ctx) -> anyhow::Result<()> {
-    super::common::not_implemented("join")
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let options = JoinOptions {
+        tweet_id_column: args.tweet_id_column,
+        user_id_column: args.user_id_column,
+        lenient: args.lenient,
+        threads: args.threads,
+    };
+    let summary = join_paths(&args.dataset, &args.results, &args.out, &options)
+        .context("join failed; no manifest was written")
+        .map_err(|e| coded(Code::Input, e))?;
+    if !ctx.quiet {
+        eprintln!(
+            "joined {} files, {} rows ({} of {} row groups skipped): {} manifest rows ({} delete, {} scrub_geo) in {}",
+            summary.files_scanned,
+            summary.rows,
+            summary.row_groups_skipped,
+            summary.row_groups,
+            summary.manifest_rows,
+            summary.delete_rows,
+            summary.scrub_geo_rows,
+            args.out.join(MANIFEST_FILE).display(),
+        );
+        for s in &summary.skipped_files {
+            eprintln!("skipped unreadable file (--lenient): {}", s.error);
+        }
+        if summary.invalid_ids > 0 {
+            eprintln!(
+                "warning: {} ID values were not IDs (negative, too large or not digits) and never match; see {}",
+                summary.invalid_ids,
+                args.out.join(SUMMARY_FILE).display()
+            );
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,124 @@
+//! `xcomply apply` end to end: a manifest from `xcomply join` turned into a compliant copy.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use xcomply_sink::apply::ApplySummary;
+use xcomply_sink::join::read_manifest;
+use xcomply_sink::synth::{self, DatasetSpec};
+
+fn xcomply(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .args(args)
+        .output()
+        .expect("run xcomply")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn copy_without_flagged_rows_and_refuses_a_non_empty_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = DatasetSpec {
+        files: 2,
+        rows_per_file: 3_000,
+        row_group_rows: 500,
+        authors: 200,
+        ..DatasetSpec::default()
+    };
+    let data = tmp.path().join("data");
+    synth::generate_dataset(&data, &spec).unwrap();
+    synth::write_results(
+        &tmp.path().join("results"),
+        &synth::flag_sample(&spec, 0.05, 0.02),
+    )
+    .unwrap();
+    let m = tmp.path().join("m");
+    let o = xcomply(&[
+        "join",
+        "--dataset",
+        s(&data),
+        "--results",
+        s(&tmp.path().join("results")),
+        "--out",
+        s(&m),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let manifest = read_manifest(&m).unwrap();
+    let deletes = manifest.iter().filter(|r| r.action == "delete").count() as u64;
+    let scrubs = manifest.len() as u64 - deletes;
+    assert!(scrubs > 0);
+
+    let out = tmp.path().join("copy");
+    let o = xcomply(&[
+        "apply",
+        "--manifest",
+        s(&m),
+        "--dataset",
+        s(&data),
+        "--out",
+        s(&out),
+        "--geo-columns",
+        "geo_lat,geo_lon,place_id",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: ApplySummary = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        summary,
+        ApplySummary {
+            files: 2,
+            files_rewritten: 2,
+            rows_in: 6_000,
+            rows_out: 6_000 - deletes,
+            rows_deleted: deletes,
+            rows_scrubbed: scrubs
+        }
+    );
+    for rel in [spec.file_path(0), spec.file_path(1)] {
+        assert!(out.join(&rel).is_file(), "{}", rel.display());
+    }
+
+    // Joining the copy against the same results finds only the scrubbed rows (their geo is gone,
+    // the row stays), and no row to delete.
+    let m2 = tmp.path().join("m2");
+    let o = xcomply(&[
+        "join",
+        "--dataset",
+        s(&out),
+        "--results",
+        s(&tmp.path().join("results")),
+        "--out",
+        s(&m2),
+    ]);
+    assert!(o.status.success());
+    let again = read_manifest(&m2).unwrap();
+    assert_eq!(again.len() as u64, scrubs);
+    assert!(again.iter().all(|r| r.action == "scrub_geo"));
+
+    let o = xcomply(&[
+        "apply",
+        "--manifest",
+        s(&m),
+        "--dataset",
+        s(&data),
+        "--out",
+        s(&out),
+        "--geo-columns",
+        "geo_lat",
+    ]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+    let o = xcomply(&[
+        "apply",
+        "--manifest",
+        s(&m),
+        "--dataset",
+        s(&data),
+        "--out",
+        s(&tmp.path().join("c2")),
+    ]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--geo-columns"));
+}

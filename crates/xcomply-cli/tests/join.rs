@@ -1,0 +1,156 @@
+//! `xcomply join` end to end: a generated dataset and results in, a manifest and summary out.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use xcomply_sink::join::{JoinSummary, read_manifest};
+use xcomply_sink::synth::{self, DatasetSpec, IdColumnType};
+
+fn xcomply(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .args(args)
+        .output()
+        .expect("run xcomply")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn setup(dir: &Path, spec: &DatasetSpec) -> synth::DatasetInfo {
+    let info = synth::generate_dataset(&dir.join("data"), spec).unwrap();
+    synth::write_results(&dir.join("results"), &synth::flag_sample(spec, 0.03, 0.02)).unwrap();
+    info
+}
+
+fn spec() -> DatasetSpec {
+    DatasetSpec {
+        files: 3,
+        rows_per_file: 2_000,
+        row_group_rows: 400,
+        authors: 300,
+        ..DatasetSpec::default()
+    }
+}
+
+#[test]
+fn writes_a_sorted_manifest_and_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = DatasetSpec {
+        id_type: IdColumnType::Decimal,
+        ..spec()
+    };
+    setup(tmp.path(), &spec);
+    let out = tmp.path().join("m");
+    let o = xcomply(&[
+        "join",
+        "--dataset",
+        s(&tmp.path().join("data")),
+        "--results",
+        s(&tmp.path().join("results")),
+        "--out",
+        s(&out),
+        "--threads",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("joined 3 files, 6000 rows"), "{stderr}");
+    let rows = read_manifest(&out).unwrap();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.windows(2)
+            .all(|w| (&w[0].file_path, w[0].pos) < (&w[1].file_path, w[1].pos)),
+        "sorted by (file_path, pos)"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.file_path.starts_with(s(&tmp.path().join("data"))))
+    );
+    let summary: JoinSummary =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary.manifest_rows, rows.len() as u64);
+    assert_eq!(summary.rows, 6_000);
+    assert_eq!(summary.files.len(), 3);
+    assert!(summary.user_reasons.values().sum::<u64>() > 0);
+
+    // The same command again gives the same bytes.
+    let first = std::fs::read(out.join("manifest.parquet")).unwrap();
+    let o = xcomply(&[
+        "join",
+        "--dataset",
+        s(&tmp.path().join("data")),
+        "--results",
+        s(&tmp.path().join("results")),
+        "--out",
+        s(&out),
+        "--threads",
+        "1",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(first, std::fs::read(out.join("manifest.parquet")).unwrap());
+}
+
+#[test]
+fn unreadable_file_is_an_error_or_skipped_with_lenient() {
+    let tmp = tempfile::tempdir().unwrap();
+    let info = setup(tmp.path(), &spec());
+    let (data, results) = (tmp.path().join("data"), tmp.path().join("results"));
+    std::fs::write(&info.files[2], b"PAR1 garbage").unwrap();
+    let out = tmp.path().join("m");
+    let args = [
+        "join",
+        "--dataset",
+        s(&data),
+        "--results",
+        s(&results),
+        "--out",
+        s(&out),
+    ];
+    let o = xcomply(&args);
+    assert_eq!(o.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains(s(&info.files[2])), "{stderr}");
+    assert!(!out.join("manifest.parquet").exists());
+    let o = xcomply(&[&args[..], &["--lenient"]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: JoinSummary =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary.skipped_files.len(), 1);
+    assert_eq!(summary.skipped_files[0].path, s(&info.files[2]));
+}
+
+#[test]
+fn glob_and_custom_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path(), &spec());
+    let pattern = tmp.path().join("data").join("date=*").join("*.parquet");
+    let out = tmp.path().join("m");
+    let o = xcomply(&[
+        "join",
+        "--dataset",
+        s(&pattern),
+        "--results",
+        s(&tmp.path().join("results")),
+        "--out",
+        s(&out),
+        "--user-id-column",
+        "user",
+    ]);
+    assert_eq!(o.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("column `user` not found"), "{stderr}");
+    let o = xcomply(&[
+        "join",
+        "--dataset",
+        s(&pattern),
+        "--results",
+        s(&tmp.path().join("results")),
+        "--out",
+        s(&out),
+        "--tweet-id-column",
+        "id",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!read_manifest(&out).unwrap().is_empty());
+}
