@@ -158,6 +158,8 @@ fn api_message(f: &ApiFailure) -> String {
         (None, Some(body)) if !body.is_empty() => format!("`{body}`"),
         _ => "no problem details in the body".to_owned(),
     };
+    // The API's sentences end with a period; the message goes on after it.
+    let said = said.trim_end_matches('.');
     let tries = tries_in(f.retries, f.elapsed);
     let hint = hint(f);
     let op = &f.operation;

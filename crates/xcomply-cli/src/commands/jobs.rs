@@ -80,7 +80,7 @@ pub enum JobsCommand {
 /// Parses a job ID argument.
 pub fn parse_job_id(text: &str) -> anyhow::Result<JobId> {
     text.parse::<JobId>()
-        .with_context(|| format!("invalid job ID `{text}`: expected 1 to 19 decimal digits"))
+        .context("invalid job ID")
         .map_err(|e| coded(Code::Usage, e))
 }
 
