@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use xcomply_client::{CancellationToken, WaitOptions};
-use xcomply_core::JobStatus;
+use xcomply_core::{JobId, JobStatus, SignedUrl};
 use xcomply_transfer::{TransferConfig, Transfers};
 
 use super::common::{
@@ -21,8 +21,11 @@ use crate::output::Ctx;
 /// complete, within the rate limits (Ctrl-C stops waiting). The token is read from X_BEARER_TOKEN
 /// or --token-file.
 ///
-/// Example:
+/// With --url the results are fetched from that signed download URL and no token is needed.
+///
+/// Examples:
 ///   xcomply download --job 1446017776678801409 --wait --out results.jsonl
+///   xcomply download --url "$DOWNLOAD_URL" --out - | head
 ///
 /// Exit codes: 3 the job failed or expired, 4 the output cannot be written, 5 credentials
 /// refused, 6 the API or storage kept failing after all retries, 130 interrupted while waiting.
@@ -30,11 +33,20 @@ use crate::output::Ctx;
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// The job whose results to fetch.
-    #[arg(long, value_name = "ID")]
-    pub job: String,
+    #[arg(
+        long,
+        value_name = "ID",
+        required_unless_present = "url",
+        conflicts_with = "url"
+    )]
+    pub job: Option<String>,
+
+    /// Fetch from this signed download URL instead (quote it in the shell).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
 
     /// Wait for the job to complete first.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "url")]
     pub wait: bool,
 
     /// Where to write the results (`-` for stdout).
@@ -46,59 +58,24 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
-    let id = parse_job_id(&args.job)?;
-    let client = api_client(&args.api)?;
     let rt = runtime()?;
+    let (url, what) = match (&args.job, &args.url) {
+        (Some(job), _) => {
+            let id = parse_job_id(job)?;
+            let url = rt.block_on(completed_job_url(id, &args, ctx))?;
+            (url, format!("the results of job {id}"))
+        }
+        (None, Some(url)) => (SignedUrl::new(url.clone()), "the results".to_owned()),
+        (None, None) => unreachable!("clap requires --job or --url"),
+    };
     rt.block_on(async {
-        let mut job = client.get_job(id).await.map_err(client_error)?;
-        if args.wait && !job.status.is_terminal() {
-            let cancel = CancellationToken::new();
-            let on_ctrl_c = cancel.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    on_ctrl_c.cancel();
-                }
-            });
-            let quiet = ctx.quiet;
-            let mut last = job.status.clone();
-            job = client
-                .wait_for_job(id, &WaitOptions::default(), &cancel, |j| {
-                    if j.status != last && !quiet {
-                        eprintln!("job {id} is {}", j.status);
-                    }
-                    last = j.status.clone();
-                })
-                .await
-                .map_err(client_error)?;
-        }
-        match &job.status {
-            JobStatus::Complete => {}
-            JobStatus::Failed | JobStatus::Expired => {
-                let why = job
-                    .error
-                    .as_deref()
-                    .map_or_else(String::new, |e| format!(": {e}"));
-                return Err(coded(
-                    Code::JobsFailed,
-                    anyhow::anyhow!("job {id} is `{}`{why}; it has no results", job.status),
-                ));
-            }
-            other => {
-                return Err(coded(
-                    Code::Failure,
-                    anyhow::anyhow!(
-                        "job {id} is `{other}`, not complete yet; pass --wait to wait for it"
-                    ),
-                ));
-            }
-        }
         let transfers = Transfers::new(TransferConfig::default()).map_err(transfer_error)?;
         let (bar, progress) = byte_progress(ctx, "download");
         let result = if args.out == Path::new("-") {
-            to_stdout(&transfers, &job.download_url, &progress).await
+            to_stdout(&transfers, &url, &progress).await
         } else {
             transfers
-                .download_to_file(&job.download_url, &args.out, &progress)
+                .download_to_file(&url, &args.out, &progress)
                 .await
                 .map(|r| r.bytes)
                 .map_err(transfer_error)
@@ -109,13 +86,62 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         let bytes = result?;
         if !ctx.quiet {
             eprintln!(
-                "downloaded the results of job {id} ({}) to {}",
+                "downloaded {what} ({}) to {}",
                 human_bytes(bytes),
                 args.out.display()
             );
         }
         Ok(())
     })
+}
+
+/// The download URL of a job, after waiting for it with --wait; a job that is not complete is an
+/// error.
+async fn completed_job_url(id: JobId, args: &Args, ctx: &Ctx) -> anyhow::Result<SignedUrl> {
+    let client = api_client(&args.api)?;
+    let mut job = client.get_job(id).await.map_err(client_error)?;
+    if args.wait && !job.status.is_terminal() {
+        let cancel = CancellationToken::new();
+        let on_ctrl_c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_ctrl_c.cancel();
+            }
+        });
+        let quiet = ctx.quiet;
+        let mut last = job.status.clone();
+        job = client
+            .wait_for_job(id, &WaitOptions::default(), &cancel, |j| {
+                if j.status != last && !quiet {
+                    eprintln!("job {id} is {}", j.status);
+                }
+                last = j.status.clone();
+            })
+            .await
+            .map_err(client_error)?;
+    }
+    match &job.status {
+        JobStatus::Complete => {}
+        JobStatus::Failed | JobStatus::Expired => {
+            let why = job
+                .error
+                .as_deref()
+                .map_or_else(String::new, |e| format!(": {e}"));
+            return Err(coded(
+                Code::JobsFailed,
+                anyhow::anyhow!("job {id} is `{}`{why}; it has no results", job.status),
+            ));
+        }
+        other => {
+            return Err(coded(
+                Code::Failure,
+                anyhow::anyhow!(
+                    "job {id} is `{other}`, not complete yet; pass --wait to wait for it"
+                ),
+            ));
+        }
+    }
+    Ok(job.download_url)
 }
 
 /// Streams the decoded results to stdout.
