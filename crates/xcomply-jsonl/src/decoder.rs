@@ -4,10 +4,10 @@
 use arrow_array::RecordBatch;
 use simd_json::prelude::*;
 use simd_json::{Buffers, INPUT_PADDING, Tape};
-use xcomply_core::{Id, parse_timestamp_ms, quote, seeded::mix64};
+use xcomply_core::{Id, quote, seeded::mix64};
 
 use crate::columns::Columns;
-use crate::fields::{FIELD_NAMES, Fields, Slot, parse_fast};
+use crate::fields::{FIELD_NAMES, Fields, Slot, parse_fast, parse_usual};
 use crate::{ErrorKind, JsonlError};
 
 /// Rows per batch by default: 64 Ki rows is about 2.5 MB of column data, large enough that
@@ -273,7 +273,7 @@ impl Decoder {
             line = &line[BOM.len()..];
         }
         if self.options.fast_path
-            && let Some(fields) = parse_fast(line)
+            && let Some(fields) = parse_usual(line).or_else(|| parse_fast(line))
         {
             return match self.accept(&fields) {
                 Ok(()) => Ok(()),
@@ -410,7 +410,7 @@ fn required<'a>(slot: Slot<'a>, field: &'static str) -> Result<&'a [u8], ErrorKi
 
 #[inline]
 fn timestamp(bytes: &[u8], field: &'static str) -> Result<i64, ErrorKind> {
-    parse_timestamp_ms(bytes).map_err(|source| ErrorKind::BadTimestamp { field, source })
+    crate::time::parse_ms(bytes).map_err(|source| ErrorKind::BadTimestamp { field, source })
 }
 
 /// Field values come from a JSON parser that validated UTF-8 (simd-json) or from the fast path,

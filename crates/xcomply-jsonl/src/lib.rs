@@ -42,6 +42,7 @@ mod columns;
 mod decoder;
 mod error;
 mod fields;
+mod time;
 
 pub use columns::{UTC, decoded_schema};
 pub use decoder::{
