@@ -475,12 +475,18 @@ impl RejectsFile {
     }
 }
 
+/// Batches queued between the decoding thread and the Parquet writing thread: one being
+/// encoded and one ready keep both threads busy; more would only hold memory.
+const WRITE_QUEUE: usize = 2;
+
 /// Decodes results JSON Lines from `reader` (already decompressed) into the results file `out`.
 ///
 /// Strict unless `lenient`, in which case bad lines go to [`rejects_path`]`(out)` and are counted.
-/// Memory stays bounded whatever the input size: one read chunk, one batch, one row group.
+/// Decoding runs on the calling thread and Parquet encoding on a second one, so the two halves
+/// overlap. Memory stays bounded whatever the input size: one read chunk, a few batches, one row
+/// group. On error nothing is left under `out` (or the rejects path).
 pub fn decode_reader(
-    mut reader: impl Read,
+    reader: impl Read,
     job_type: &JobType,
     job_id: Option<i64>,
     out: &Path,
@@ -492,6 +498,42 @@ pub fn decode_reader(
     } else {
         None
     };
+    let (stats, writer) = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(WRITE_QUEUE);
+        let encoder = scope.spawn(move || -> Result<ResultsWriter, SinkError> {
+            for batch in rx {
+                writer.write(&batch)?;
+            }
+            Ok(writer)
+        });
+        let decoded = decode_into(reader, out, lenient, &tx, rejects.as_mut());
+        drop(tx);
+        let writer = encoder
+            .join()
+            .expect("the Parquet writer thread does not panic");
+        // A writer error stops decoding early (the channel closes), so it is the cause to report.
+        let writer = writer?;
+        Ok::<_, SinkError>((decoded?, writer))
+    })?;
+    let results = writer.finish()?;
+    let rejects = rejects.map(RejectsFile::finish).transpose()?;
+    Ok(DecodeSummary {
+        results,
+        stats,
+        rejects,
+    })
+}
+
+/// The decoding half of [`decode_reader`]: reads, decodes, queues batches for the writer thread
+/// and writes rejects. Returns early without error if the writer thread has stopped; the caller
+/// then reports the writer's error.
+fn decode_into(
+    mut reader: impl Read,
+    out: &Path,
+    lenient: bool,
+    tx: &std::sync::mpsc::SyncSender<RecordBatch>,
+    mut rejects: Option<&mut RejectsFile>,
+) -> Result<DecodeStats, SinkError> {
     let mut decoder = Decoder::new(DecoderOptions {
         lenient,
         ..DecoderOptions::default()
@@ -516,10 +558,12 @@ pub fn decode_reader(
         let mut off = 0;
         while off < n {
             off += decoder.decode(&buf[off..n]).map_err(decode_err)?;
-            if let Some(batch) = decoder.take_full_batch() {
-                writer.write(&batch)?;
+            if let Some(batch) = decoder.take_full_batch()
+                && tx.send(batch).is_err()
+            {
+                return Ok(decoder.stats());
             }
-            if let Some(file) = rejects.as_mut() {
+            if let Some(file) = rejects.as_deref_mut() {
                 for reject in decoder.drain_rejects() {
                     file.write(&reject)?;
                 }
@@ -527,20 +571,15 @@ pub fn decode_reader(
         }
     }
     if let Some(batch) = decoder.finish().map_err(decode_err)? {
-        writer.write(&batch)?;
+        // If the writer has stopped, its error is reported by the caller.
+        let _ = tx.send(batch);
     }
-    if let Some(file) = rejects.as_mut() {
+    if let Some(file) = rejects {
         for reject in decoder.drain_rejects() {
             file.write(&reject)?;
         }
     }
-    let results = writer.finish()?;
-    let rejects = rejects.map(RejectsFile::finish).transpose()?;
-    Ok(DecodeSummary {
-        results,
-        stats: decoder.stats(),
-        rejects,
-    })
+    Ok(decoder.stats())
 }
 
 #[cfg(test)]
