@@ -1,0 +1,149 @@
+"""Joins xcomply's results against any Spark-readable Parquet dataset into a delete manifest with
+exactly the schema and semantics of `xcomply join`, for datasets beyond one machine.
+
+    spark-submit scripts/spark/compliance_join.py --results RUN/results --dataset /data/posts \
+        --out /data/manifests [--tweet-id-column id] [--user-id-column author_id]
+
+Semantics (the same as `xcomply join`):
+- post results match the post ID column, user results the author ID column; one manifest row per
+  affected dataset row, with both reasons when both apply;
+- `action` is `scrub_geo` when the post's only reason is scrub_geo and its author is not flagged,
+  else `delete`; `redacted_at` is the post's, else the author's;
+- an ID flagged more than once keeps a reason other than scrub_geo first, then the alphabetically
+  first reason, and the latest `redacted_at`;
+- ID columns may be int64, uint64 (Spark reads them as DECIMAL(20,0)) or decimal strings; values
+  that are not IDs (negative, too large, not digits) never match and are written as null;
+- `file_path` is the file's path below `--dataset`, prefixed with `--dataset` exactly as given,
+  which is what xcomply records; `pos` is Spark's `_metadata.row_index` (0-based row in the file).
+
+The flagged IDs are broadcast (a few million IDs are tens of megabytes), so the dataset is read
+once, only its two ID columns and file metadata, without a shuffle of the dataset. The output is a
+directory of Parquet files sorted by (`file_path`, `pos`) across the files in name order, plus
+`_xcomply_summary.json` with the manifest's row counts (hidden from Parquet readers).
+"""
+
+import argparse
+import json
+import os
+from urllib.parse import unquote, urlparse
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+MANIFEST_COLUMNS = ["file_path", "pos", "id", "author_id", "action", "tweet_reason", "user_reason", "redacted_at"]
+
+
+def session(app: str) -> SparkSession:
+    spark = (
+        SparkSession.builder.appName(app)
+        # Millisecond UTC timestamps, as xcomply writes them, rather than INT96.
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MILLIS")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def as_id(col) -> "F.Column":
+    """An ID column of any supported type as BIGINT, null when the value is not an ID."""
+    v = F.expr(f"try_cast({col} AS BIGINT)") if isinstance(col, str) else col
+    return F.when(v >= 0, v)
+
+
+def flagged(spark: SparkSession, results: str, job_type: str) -> DataFrame:
+    r = spark.read.parquet(results).where(F.col("job_type") == job_type)
+    r = r.select(
+        F.col("id").cast("bigint").alias("fid"),
+        F.col("reason").cast("string").alias("reason"),
+        F.col("redacted_at").alias("redacted_at"),
+    )
+    # One row per ID: a reason other than scrub_geo first, then alphabetical; the latest redaction.
+    w = Window.partitionBy("fid").orderBy((F.col("reason") == "scrub_geo").asc(), F.col("reason").asc())
+    latest = Window.partitionBy("fid")
+    return (
+        r.withColumn("rank", F.row_number().over(w))
+        .withColumn("redacted", F.max("redacted_at").over(latest))
+        .where(F.col("rank") == 1)
+        .select("fid", "reason", F.col("redacted").alias("redacted_at"))
+    )
+
+
+def xcomply_path(root: str, uri: str) -> str:
+    """Spark's `_metadata.file_path` is a URI; xcomply records the path as found under the argument."""
+    base = os.path.abspath(root)
+    path = unquote(urlparse(uri).path)
+    if os.path.abspath(path) == base:
+        return root
+    return os.path.join(root, os.path.relpath(path, base))
+
+
+def dataset_with_positions(spark: SparkSession, dataset: str) -> DataFrame:
+    """The dataset's columns plus `xcomply_file_path` and `xcomply_pos` (the 0-based row in the file).
+
+    The URI-to-path mapping is computed once per file in the driver (a metadata-only pass lists the
+    files) and broadcast, rather than by a Python function called on every row.
+    """
+    df = spark.read.parquet(dataset).select(
+        "*",
+        F.col("_metadata.file_path").alias("xcomply_uri"),
+        F.col("_metadata.row_index").alias("xcomply_pos"),
+    )
+    uris = [r[0] for r in df.select("xcomply_uri").distinct().collect()]
+    mapping = spark.createDataFrame([(u, xcomply_path(dataset, u)) for u in uris], "xcomply_uri string, xcomply_file_path string")
+    return df.join(F.broadcast(mapping), "xcomply_uri").drop("xcomply_uri")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--results", required=True, help="directory of xcomply results Parquet files")
+    p.add_argument("--dataset", required=True, help="Parquet dataset directory (hive partitions allowed)")
+    p.add_argument("--out", required=True, help="output directory of the manifest")
+    p.add_argument("--tweet-id-column", default="id")
+    p.add_argument("--user-id-column", default="author_id")
+    a = p.parse_args()
+
+    spark = session("xcomply-compliance-join")
+    posts = flagged(spark, a.results, "tweets")
+    users = flagged(spark, a.results, "users")
+    d = dataset_with_positions(spark, a.dataset).select(
+        "xcomply_file_path", "xcomply_pos",
+        as_id(a.tweet_id_column).alias("pid"), as_id(a.user_id_column).alias("uid"),
+    )
+    p_ = posts.select(F.col("fid").alias("pid"), F.col("reason").alias("tweet_reason"), F.col("redacted_at").alias("p_red"))
+    u_ = users.select(F.col("fid").alias("uid"), F.col("reason").alias("user_reason"), F.col("redacted_at").alias("u_red"))
+    m = (
+        d.join(F.broadcast(p_), "pid", "left")
+        .join(F.broadcast(u_), "uid", "left")
+        .where(F.col("tweet_reason").isNotNull() | F.col("user_reason").isNotNull())
+        .select(
+            F.col("xcomply_file_path").alias("file_path"),
+            F.col("xcomply_pos").cast("bigint").alias("pos"),
+            F.col("pid").alias("id"),
+            F.col("uid").alias("author_id"),
+            F.when((F.col("tweet_reason") == "scrub_geo") & F.col("user_reason").isNull(), F.lit("scrub_geo"))
+            .otherwise(F.lit("delete")).alias("action"),
+            "tweet_reason",
+            "user_reason",
+            F.coalesce("p_red", "u_red").alias("redacted_at"),
+        )
+        .orderBy("file_path", "pos")
+    )
+    m.write.mode("overwrite").parquet(a.out)
+    counts = spark.read.parquet(a.out).groupBy("action").count().collect()
+    by_action = {r["action"]: r["count"] for r in counts}
+    summary = {
+        "manifest_rows": sum(by_action.values()),
+        "delete_rows": by_action.get("delete", 0),
+        "scrub_geo_rows": by_action.get("scrub_geo", 0),
+    }
+    # `_`-prefixed, so that Spark, DuckDB and pyarrow reading the directory skip it.
+    with open(os.path.join(a.out, "_xcomply_summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    print(json.dumps(summary))
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
