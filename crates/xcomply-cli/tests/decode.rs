@@ -1,0 +1,174 @@
+//! `xcomply decode` end to end: plain, gzip and zstd input from a file or stdin, strict errors
+//! with exit code 4, lenient rejects next to the output.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use xcomply_sink::results::{ResultRow, read_rows};
+
+const TWEETS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/results/docs-tweets.jsonl"
+);
+const USERS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/results/docs-users.jsonl"
+);
+const MESSY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/jsonl/messy.jsonl"
+);
+const BAD: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/jsonl/bad-id.jsonl"
+);
+
+fn xcomply(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run xcomply");
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(bytes) = stdin {
+        pipe.write_all(bytes).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn decode(input: &str, job_type: &str, out: &Path, extra: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut args = vec![
+        "decode",
+        input,
+        "--type",
+        job_type,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    xcomply(&args, stdin)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_results_file_becomes_parquet_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tweets.parquet");
+    let run = decode(
+        TWEETS,
+        "tweets",
+        &out,
+        &["--job-id", "1446017776678801409"],
+        None,
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let stdout = text(&run.stdout);
+    assert!(stdout.contains("4 rows"), "{stdout}");
+    assert!(
+        stdout.contains("4 records, 0 blank lines, 0 duplicate IDs"),
+        "{stdout}"
+    );
+    let rows = read_rows(&out).unwrap();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(
+        rows[3],
+        ResultRow {
+            id: 906_972_198_136_631_298,
+            action: "delete".into(),
+            reason: "deleted".into(),
+            created_at: 1_505_073_997_421,
+            redacted_at: Some(1_595_374_675_607),
+            job_id: Some(1_446_017_776_678_801_409),
+            job_type: "tweets".into(),
+        }
+    );
+}
+
+#[test]
+fn gzip_and_zstd_on_stdin_are_detected() {
+    let plain = std::fs::read(MESSY).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let zst = zstd::encode_all(plain.as_slice(), 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = Vec::new();
+    for (name, bytes) in [("plain", &plain), ("gzip", &gz), ("zstd", &zst)] {
+        let out = dir.path().join(format!("{name}.parquet"));
+        let run = decode("-", "users", &out, &[], Some(bytes));
+        assert!(run.status.success(), "{name}: {}", text(&run.stderr));
+        let rows = read_rows(&out).unwrap();
+        assert!(
+            rows.iter()
+                .all(|r| r.job_type == "users" && r.job_id.is_none())
+        );
+        all.push(rows);
+    }
+    assert_eq!(all[0].len(), 4);
+    assert_eq!(all[0], all[1]);
+    assert_eq!(all[0], all[2]);
+    // The messy fixture has a BOM, CRLF, blank lines, an unknown reason, a duplicate ID and a last
+    // line without newline.
+    assert_eq!(all[0][0].id, 2_244_994_945);
+    assert_eq!(all[0][2].reason, "memorialized");
+}
+
+#[test]
+fn a_bad_line_fails_with_its_position_and_exit_code_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.parquet");
+    let run = decode(BAD, "tweets", &out, &[], None);
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
+    let stderr = text(&run.stderr);
+    assert!(stderr.contains("bad-id.jsonl"), "{stderr}");
+    assert!(stderr.contains("line 2 (byte offset 147)"), "{stderr}");
+    assert!(
+        stderr.contains("expected a decimal ID, found `12O4`"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "no output after a failed decode");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn lenient_mode_writes_rejects_next_to_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.parquet");
+    let run = decode(BAD, "tweets", &out, &["--lenient"], None);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let stdout = text(&run.stdout);
+    let rejects = dir.path().join("r.rejects.jsonl");
+    assert!(
+        stdout.contains(&format!("rejected 1 lines: {}", rejects.display())),
+        "{stdout}"
+    );
+    assert_eq!(read_rows(&out).unwrap().len(), 2);
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&rejects).unwrap().trim()).unwrap();
+    assert_eq!(line["line"], 2);
+    assert!(line["raw"].as_str().unwrap().contains("12O4"));
+}
+
+#[test]
+fn users_results_and_bad_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("u.parquet");
+    let run = decode(USERS, "users", &out, &[], None);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(read_rows(&out).unwrap()[0].created_at, 1_364_265_975_000);
+
+    let run = decode(USERS, "users", &out, &["--job-id", "12x"], None);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(text(&run.stderr).contains("--job-id: expected a decimal ID, found `12x`"));
+
+    let run = decode("/nonexistent/results.jsonl", "users", &out, &[], None);
+    assert_eq!(run.status.code(), Some(4));
+    assert!(text(&run.stderr).contains("cannot open results file `/nonexistent/results.jsonl`"));
+}
