@@ -28,11 +28,28 @@ pub fn decoded_schema() -> SchemaRef {
     ]))
 }
 
+/// The first eight bytes of a value, zero-padded, as an integer.
+#[inline]
+fn prefix(value: &[u8]) -> u64 {
+    if let Some(word) = value.get(..8) {
+        return u64::from_le_bytes(word.try_into().expect("eight bytes"));
+    }
+    // Shorter values (`delete`, `deleted`) are assembled byte by byte: cheaper than a copy of
+    // variable length.
+    value
+        .iter()
+        .enumerate()
+        .fold(0, |acc, (i, &b)| acc | u64::from(b) << (8 * i))
+}
+
 /// A string column's dictionary for one batch: the known values first (so their keys are stable),
 /// then any unknown values in order of appearance.
 #[derive(Debug)]
 pub(crate) struct Dict {
     known: Vec<&'static str>,
+    /// Each known value's length and first eight bytes (zero-padded) as an integer: most lookups
+    /// are settled by two integer comparisons instead of a call to `memcmp`.
+    known_prefixes: Vec<(usize, u64)>,
     unknown: Vec<String>,
     unknown_keys: HashMap<String, i32>,
 }
@@ -40,6 +57,10 @@ pub(crate) struct Dict {
 impl Dict {
     pub(crate) fn new(known: Vec<&'static str>) -> Dict {
         Dict {
+            known_prefixes: known
+                .iter()
+                .map(|k| (k.len(), prefix(k.as_bytes())))
+                .collect(),
             known,
             unknown: Vec::new(),
             unknown_keys: HashMap::new(),
@@ -49,9 +70,11 @@ impl Dict {
     /// The key of a known value, without allocating.
     #[inline]
     pub(crate) fn known_key(&self, value: &[u8]) -> Option<i32> {
-        self.known
+        let key = (value.len(), prefix(value));
+        self.known_prefixes
             .iter()
-            .position(|k| k.as_bytes() == value)
+            .zip(&self.known)
+            .position(|(p, k)| *p == key && (value.len() <= 8 || k.as_bytes()[8..] == value[8..]))
             .map(|p| p as i32)
     }
 

@@ -187,6 +187,21 @@ impl Decoder {
                 break;
             }
             let rest = &input[pos..];
+            // The API's own layout is parsed in place, and its parser finds the line's end.
+            if self.options.fast_path
+                && self.pending.is_empty()
+                && !self.skipping
+                && let Some((fields, len)) = parse_usual(rest)
+                && len <= self.options.max_line_bytes
+            {
+                self.stats.lines += 1;
+                if let Err(kind) = self.accept(&fields) {
+                    self.fail(kind, &rest[..len])?;
+                }
+                pos += len + 1;
+                self.next_line(base + pos as u64);
+                continue;
+            }
             let Some(nl) = memchr::memchr(b'\n', rest) else {
                 self.hold(rest)?;
                 pos = input.len();
@@ -273,7 +288,7 @@ impl Decoder {
             line = &line[BOM.len()..];
         }
         if self.options.fast_path
-            && let Some(fields) = parse_usual(line).or_else(|| parse_fast(line))
+            && let Some(fields) = parse_fast(line)
         {
             return match self.accept(&fields) {
                 Ok(()) => Ok(()),
