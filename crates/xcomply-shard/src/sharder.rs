@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use xcomply_core::{Id, JobType};
 
 use crate::manifest::{ShardManifest, Totals};
-use crate::sort::sort_chunks;
-use crate::write::ShardWriter;
+use crate::sort::sort_unique;
+use crate::write::{ShardWriter, write_all};
 use crate::{IdSink, Reject, ShardError};
 
 /// The default `--memory-limit`: 1 GiB holds about 60 million IDs before anything spills.
@@ -199,20 +199,16 @@ impl Sharder {
         let path = dir.join(format!("run-{:06}.u64", self.runs.len()));
         let file = File::create(&path).map_err(ShardError::io("creating", &path))?;
         let mut out = BufWriter::with_capacity(MAX_RUN_READ, file);
-        let ranges = sort_chunks(&mut self.buffer, self.limits.threads);
-        let slices: Vec<&[u64]> = ranges.iter().map(|&(a, b)| &self.buffer[a..b]).collect();
+        let unique = sort_unique(&mut self.buffer, self.limits.threads);
         let mut bytes = Vec::with_capacity(BATCH * 8);
-        merge(
-            slices.into_iter().map(Source::Memory).collect(),
-            &mut |batch| {
-                bytes.clear();
-                for v in batch {
-                    bytes.extend_from_slice(&v.to_le_bytes());
-                }
-                out.write_all(&bytes)
-                    .map_err(ShardError::io("writing", &path))
-            },
-        )?;
+        for batch in self.buffer[..unique].chunks(BATCH) {
+            bytes.clear();
+            for v in batch {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+            out.write_all(&bytes)
+                .map_err(ShardError::io("writing", &path))?;
+        }
         out.flush().map_err(ShardError::io("writing", &path))?;
         self.runs.push(path);
         self.buffer.clear();
@@ -225,27 +221,35 @@ impl Sharder {
     /// shards of the other job type in the same directory. Spilled runs are removed, also when
     /// this fails.
     pub fn finish(mut self, dir: &Path) -> Result<ShardManifest, ShardError> {
-        let ranges = sort_chunks(&mut self.buffer, self.limits.threads);
+        let unique = sort_unique(&mut self.buffer, self.limits.threads);
         let prefix = self.job_type.as_str().to_owned();
-        let mut writer = ShardWriter::new(
-            dir,
-            &prefix,
-            self.limits.max_ids_per_job,
-            self.limits.max_bytes_per_job,
-        );
-        let mut sources: Vec<Source> = ranges
-            .iter()
-            .map(|&(a, b)| Source::Memory(&self.buffer[a..b]))
-            .collect();
-        let read_size = (MAX_RUN_READ)
-            .min(((self.limits.memory_limit / 4) as usize / self.runs.len().max(1)).max(64))
-            / 8
-            * 8;
-        for path in &self.runs {
-            sources.push(Source::Run(RunReader::open(path, read_size)?));
-        }
-        merge(sources, &mut |batch| writer.write(batch))?;
-        let shards = writer.finish()?;
+        let shards = if self.runs.is_empty() {
+            write_all(
+                dir,
+                &prefix,
+                &self.buffer[..unique],
+                self.limits.max_ids_per_job,
+                self.limits.max_bytes_per_job,
+                self.limits.threads,
+            )?
+        } else {
+            let mut writer = ShardWriter::new(
+                dir,
+                &prefix,
+                self.limits.max_ids_per_job,
+                self.limits.max_bytes_per_job,
+            );
+            let read_size = MAX_RUN_READ
+                .min(((self.limits.memory_limit / 4) as usize / self.runs.len()).max(64))
+                / 8
+                * 8;
+            let mut sources = vec![Source::Memory(&self.buffer[..unique])];
+            for path in &self.runs {
+                sources.push(Source::Run(RunReader::open(path, read_size)?));
+            }
+            merge(sources, &mut |batch| writer.write(batch))?;
+            writer.finish()?
+        };
         if let Some(mut log) = self.rejects.take() {
             log.out
                 .flush()
@@ -369,55 +373,14 @@ fn merge(
         Source::Memory(m) => !m.is_empty(),
         Source::Run(r) => !r.values.is_empty(),
     });
-    let memory: Vec<&[u64]> = sources
-        .iter()
-        .filter_map(|s| match s {
-            Source::Memory(m) => Some(*m),
-            Source::Run(_) => None,
-        })
-        .collect();
-    if memory.len() == sources.len() && memory.len() <= 2 {
-        return merge_memory(&memory, out);
+    if let [Source::Memory(only)] = sources.as_slice() {
+        // Nothing spilled: the buffer is the whole answer.
+        for chunk in only.chunks(BATCH) {
+            out(chunk)?;
+        }
+        return Ok(());
     }
     merge_heap(sources, out)
-}
-
-/// The common case, nothing spilled: the two slices sorted by the two cores, merged without a
-/// heap.
-fn merge_memory(
-    slices: &[&[u64]],
-    out: &mut dyn FnMut(&[u64]) -> Result<(), ShardError>,
-) -> Result<(), ShardError> {
-    match slices {
-        [] => Ok(()),
-        [only] => {
-            for chunk in only.chunks(BATCH) {
-                out(chunk)?;
-            }
-            Ok(())
-        }
-        [left, right] => {
-            let mut batch = Vec::with_capacity(BATCH);
-            let (mut l, mut r) = (0, 0);
-            while l < left.len() && r < right.len() {
-                let (x, y) = (left[l], right[r]);
-                // Branch-free: equal heads are one ID, emitted once and both advanced.
-                batch.push(x.min(y));
-                l += usize::from(x <= y);
-                r += usize::from(y <= x);
-                if batch.len() == BATCH {
-                    out(&batch)?;
-                    batch.clear();
-                }
-            }
-            out(&batch)?;
-            for chunk in left[l..].chunks(BATCH).chain(right[r..].chunks(BATCH)) {
-                out(chunk)?;
-            }
-            Ok(())
-        }
-        _ => unreachable!("at most two slices"),
-    }
 }
 
 /// Any number of sources, memory or spilled, through a binary heap of their heads.

@@ -275,6 +275,125 @@ fn write_thread(
     Ok(sums)
 }
 
+/// Writes sorted unique IDs that are all in memory: the shard boundaries are known up front, so
+/// each of `threads` threads formats, hashes and writes whole shards at once, with no hand-off
+/// between threads. Temporary files are renamed once all shards are written.
+pub fn write_all(
+    dir: &Path,
+    prefix: &str,
+    values: &[u64],
+    max_ids: u64,
+    max_bytes: Option<u64>,
+    threads: usize,
+) -> Result<Vec<ShardInfo>, ShardError> {
+    let bounds = shard_bounds(values, max_ids.max(1), max_bytes);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<Vec<(usize, ShardInfo)>, ShardError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads.max(1).min(bounds.len().max(1)))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    let mut buf = Vec::with_capacity(BUFFER + 32);
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(from, to)) = bounds.get(n) else {
+                            return Ok(done);
+                        };
+                        let file = shard_file_name(prefix, n + 1);
+                        let info = write_one(dir, file, &values[from..to], &mut buf)?;
+                        done.push((n, info));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("shard writing thread panicked"))
+            .collect()
+    });
+    let mut shards: Vec<(usize, ShardInfo)> = Vec::with_capacity(bounds.len());
+    let mut failure = None;
+    for result in results {
+        match result {
+            Ok(done) => shards.extend(done),
+            Err(e) => failure = Some(e),
+        }
+    }
+    if let Some(e) = failure {
+        for n in 1..=bounds.len() {
+            let _ = std::fs::remove_file(temp_name(dir, &shard_file_name(prefix, n)));
+        }
+        return Err(e);
+    }
+    shards.sort_by_key(|(n, _)| *n);
+    let shards: Vec<ShardInfo> = shards.into_iter().map(|(_, info)| info).collect();
+    for shard in &shards {
+        let from = temp_name(dir, &shard.file);
+        std::fs::rename(&from, dir.join(&shard.file)).map_err(ShardError::io("renaming", &from))?;
+    }
+    Ok(shards)
+}
+
+/// The `[from, to)` index ranges of the shards: at most `max_ids` IDs and, if set, `max_bytes`
+/// bytes each.
+fn shard_bounds(values: &[u64], max_ids: u64, max_bytes: Option<u64>) -> Vec<(usize, usize)> {
+    let mut bounds = Vec::new();
+    let Some(limit) = max_bytes else {
+        let step = usize::try_from(max_ids).unwrap_or(usize::MAX);
+        let mut from = 0;
+        while from < values.len() {
+            let to = from.saturating_add(step).min(values.len());
+            bounds.push((from, to));
+            from = to;
+        }
+        return bounds;
+    };
+    let (mut from, mut bytes) = (0, 0u64);
+    for (i, &v) in values.iter().enumerate() {
+        let line = decimal_len(v) + 1;
+        if i > from && ((i - from) as u64 >= max_ids || bytes + line > limit) {
+            bounds.push((from, i));
+            from = i;
+            bytes = 0;
+        }
+        bytes += line;
+    }
+    if from < values.len() {
+        bounds.push((from, values.len()));
+    }
+    bounds
+}
+
+fn write_one(
+    dir: &Path,
+    file: String,
+    values: &[u64],
+    buf: &mut Vec<u8>,
+) -> Result<ShardInfo, ShardError> {
+    let path = temp_name(dir, &file);
+    let mut out = File::create(&path).map_err(ShardError::io("creating", &path))?;
+    let mut hasher = Sha256::new();
+    let mut bytes = 0u64;
+    for chunk in values.chunks(BUFFER / 24) {
+        buf.clear();
+        for &v in chunk {
+            push_decimal_line(buf, v);
+        }
+        hasher.update(&buf[..]);
+        out.write_all(buf)
+            .map_err(ShardError::io("writing", &path))?;
+        bytes += buf.len() as u64;
+    }
+    Ok(ShardInfo {
+        file,
+        count: values.len() as u64,
+        min: values[0],
+        max: values[values.len() - 1],
+        bytes,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
