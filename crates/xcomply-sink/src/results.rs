@@ -22,7 +22,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
@@ -145,6 +145,11 @@ impl ResultsWriter {
             .set_column_dictionary_enabled(ColumnPath::from("reason"), true)
             .set_column_dictionary_enabled(ColumnPath::from("job_id"), true)
             .set_column_dictionary_enabled(ColumnPath::from("job_type"), true)
+            // Min/max of the string columns would compare every row's string and prunes nothing
+            // useful; the ID and timestamp statistics stay (the join prunes row groups by ID).
+            .set_column_statistics_enabled(ColumnPath::from("action"), EnabledStatistics::None)
+            .set_column_statistics_enabled(ColumnPath::from("reason"), EnabledStatistics::None)
+            .set_column_statistics_enabled(ColumnPath::from("job_type"), EnabledStatistics::None)
             .build();
         let sink = Hashing {
             file: BufWriter::new(file),
