@@ -217,11 +217,16 @@ pub fn id_values(array: &ArrayRef) -> Option<IdValues> {
         DataType::Int64 => {
             let a = array.as_primitive::<Int64Type>();
             let values = a.values();
-            let negative = values
-                .iter()
-                .enumerate()
-                .filter(|&(i, &v)| v < 0 && a.is_valid(i))
-                .count();
+            // A vectorised scan first; the exact count (ignoring nulls) only when some value is negative.
+            let negative = if values.iter().any(|&v| v < 0) {
+                values
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, &v)| v < 0 && a.is_valid(i))
+                    .count()
+            } else {
+                0
+            };
             if negative == 0 {
                 // The common case: values and validity shared with the batch, nothing copied.
                 IdValues {

@@ -922,8 +922,9 @@ fn scan_row_group(
     Ok(out)
 }
 
-/// The hot loop: two probes per row, a branch taken for a few percent of rows.
-#[inline]
+/// The hot loop: the post IDs of a batch against the flagged posts (a merge when the batch is
+/// sorted, as time-ordered datasets are), the author IDs against the flagged users, then the two
+/// row-ordered hit lists merged into matches.
 fn probe_batch(
     ids: &IdValues,
     authors: &IdValues,
@@ -931,26 +932,35 @@ fn probe_batch(
     first_pos: i64,
     out: &mut Vec<Match>,
 ) {
-    let (iv, av) = (&ids.values[..], &authors.values[..]);
-    for i in 0..iv.len() {
-        let post = flagged.posts.get(iv[i]);
-        let user = flagged.users.get(av[i]);
-        if post.is_some() || user.is_some() {
-            // Values under nulls are arbitrary: confirm validity only on the rare hit.
-            let id = ids.get(i);
-            let author = authors.get(i);
-            let post = post.filter(|_| id.is_some());
-            let user = user.filter(|_| author.is_some());
-            if post.is_some() || user.is_some() {
-                out.push(Match {
-                    pos: first_pos + i as i64,
-                    id,
-                    author,
-                    post: post.map(|x| x as u32),
-                    user: user.map(|x| x as u32),
-                });
-            }
-        }
+    let mut post_hits: Vec<(usize, u32)> = Vec::new();
+    let mut user_hits: Vec<(usize, u32)> = Vec::new();
+    flagged
+        .posts
+        .probe_batch(&ids.values, ids.valid.as_ref(), |i, x| {
+            post_hits.push((i, x as u32));
+        });
+    flagged
+        .users
+        .probe_batch(&authors.values, authors.valid.as_ref(), |i, x| {
+            user_hits.push((i, x as u32));
+        });
+    let (mut p, mut u) = (post_hits.iter().peekable(), user_hits.iter().peekable());
+    loop {
+        let row = match (p.peek(), u.peek()) {
+            (None, None) => break,
+            (Some(a), None) => a.0,
+            (None, Some(b)) => b.0,
+            (Some(a), Some(b)) => a.0.min(b.0),
+        };
+        let post = p.next_if(|h| h.0 == row).map(|h| h.1);
+        let user = u.next_if(|h| h.0 == row).map(|h| h.1);
+        out.push(Match {
+            pos: first_pos + row as i64,
+            id: ids.get(row),
+            author: authors.get(row),
+            post,
+            user,
+        });
     }
 }
 
