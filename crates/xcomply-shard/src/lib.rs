@@ -184,13 +184,13 @@ pub fn shard(inputs: &[String], options: &ShardOptions) -> Result<ShardManifest,
         }
         kinds.push(parquet);
     }
-    prepare_out_dir(&options.out_dir, options.force)?;
     let mut limits = options.limits.clone();
     if limits.temp_dir.is_none() {
         limits.temp_dir = Some(options.out_dir.clone());
     }
     let threads = limits.threads;
     let mut sharder = Sharder::new(options.job_type.clone(), limits)?;
+    prepare_out_dir(&options.out_dir, options.force)?;
     if options.lenient {
         sharder.log_rejects_to(&options.out_dir.join(REJECTS_FILE))?;
     }
