@@ -96,6 +96,9 @@ pub struct ResultsWriter {
     writer: ArrowWriter<Hashing>,
     job_id: Option<i64>,
     job_type: Arc<StringArray>,
+    /// `job_id` and `job_type` are the same on every row: one column of each, as long as the
+    /// longest batch so far, is sliced (without copying) for every batch.
+    constant_columns: (ArrayRef, ArrayRef),
     rows: u64,
 }
 
@@ -163,8 +166,10 @@ impl ResultsWriter {
                     source,
                 }
             })?;
+        let job_type = Arc::new(StringArray::from(vec![job_type.as_str()]));
         Ok(ResultsWriter {
-            job_type: Arc::new(StringArray::from(vec![job_type.as_str()])),
+            constant_columns: constant_columns(job_id, &job_type, 0),
+            job_type,
             path,
             temp,
             writer,
@@ -187,15 +192,12 @@ impl ResultsWriter {
             });
         }
         let n = batch.num_rows();
+        if self.constant_columns.0.len() < n {
+            self.constant_columns = constant_columns(self.job_id, &self.job_type, n);
+        }
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        columns.push(Arc::new(Int64Array::from(vec![self.job_id; n])));
-        columns.push(Arc::new(
-            DictionaryArray::<Int32Type>::try_new(
-                Int32Array::from(vec![0; n]),
-                self.job_type.clone(),
-            )
-            .expect("key 0 indexes the one-value dictionary"),
-        ));
+        columns.push(self.constant_columns.0.slice(0, n));
+        columns.push(self.constant_columns.1.slice(0, n));
         let full =
             RecordBatch::try_new(results_schema(), columns).map_err(|source| SinkError::Arrow {
                 path: self.path.clone(),
@@ -248,6 +250,19 @@ impl ResultsWriter {
             sha256: hex::encode(hasher.finalize()),
         })
     }
+}
+
+/// `len` rows of `job_id` and of `job_type`.
+fn constant_columns(
+    job_id: Option<i64>,
+    job_type: &Arc<StringArray>,
+    len: usize,
+) -> (ArrayRef, ArrayRef) {
+    let ids: ArrayRef = Arc::new(Int64Array::from(vec![job_id; len]));
+    let types =
+        DictionaryArray::<Int32Type>::try_new(Int32Array::from(vec![0; len]), job_type.clone())
+            .expect("key 0 indexes the one-value dictionary");
+    (ids, Arc::new(types))
 }
 
 /// Whether a string column has a string type: the dictionary xcomply writes, or plain strings as
