@@ -131,7 +131,7 @@ impl ResultsWriter {
             path: path.clone(),
             source,
         };
-        let (file, temp) = tempfile::Builder::new()
+        let (file, temp) = temp_builder()
             .prefix(&format!(".{name}."))
             .suffix(".tmp")
             .tempfile_in(&dir)
@@ -263,6 +263,18 @@ fn constant_columns(
         DictionaryArray::<Int32Type>::try_new(Int32Array::from(vec![0; len]), job_type.clone())
             .expect("key 0 indexes the one-value dictionary");
     (ids, Arc::new(types))
+}
+
+/// Temporary files get the permissions of an ordinary new file (0666 less the umask), not
+/// tempfile's private 0600: results and rejects are data for other tools and users.
+fn temp_builder() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
 }
 
 /// Whether a string column has a string type: the dictionary xcomply writes, or plain strings as
@@ -453,7 +465,7 @@ impl RejectsFile {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let (file, temp) = tempfile::Builder::new()
+        let (file, temp) = temp_builder()
             .prefix(".rejects.")
             .suffix(".tmp")
             .tempfile_in(dir)
@@ -637,6 +649,16 @@ mod tests {
         let bytes = std::fs::read(&out).unwrap();
         assert_eq!(summary.results.bytes, bytes.len() as u64);
         assert_eq!(summary.results.sha256, hex::encode(Sha256::digest(&bytes)));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+            assert_ne!(
+                mode & 0o044,
+                0,
+                "readable by others than the owner: {mode:o}"
+            );
+        }
         // Only the final file is left: no temporary names.
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
