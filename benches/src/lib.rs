@@ -2,3 +2,5 @@
 //! criterion benchmarks in `benches/`.
 //!
 //! It deliberately holds no product logic: everything it measures lives in the library crates.
+
+pub mod results_jsonl;
