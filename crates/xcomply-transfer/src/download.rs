@@ -11,13 +11,12 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use async_compression::tokio::bufread::GzipDecoder;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
 use reqwest::header::{
     ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, ETAG, RANGE,
 };
 use reqwest::{Response, StatusCode};
-use tokio::io::AsyncWriteExt;
 use tokio_util::io::{ReaderStream, StreamReader};
 use tracing::{debug, info, warn};
 use xcomply_core::SignedUrl;
@@ -367,18 +366,30 @@ impl Transfers {
             }
         };
         let result = async {
-            let mut file = tokio::fs::File::create(&tmp)
-                .await
-                .map_err(io("create", &tmp))?;
+            let file = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
+            let (tx, done) = spawn_writer(file);
+            let mut pending = BytesMut::with_capacity(WRITE_CHUNK);
             let mut bytes = 0u64;
             while let Some(chunk) = download.next().await {
                 let chunk = chunk?;
-                file.write_all(&chunk).await.map_err(io("write", &tmp))?;
                 bytes += chunk.len() as u64;
+                pending.extend_from_slice(&chunk);
+                if pending.len() >= WRITE_CHUNK {
+                    let full = pending.split().freeze();
+                    pending.reserve(WRITE_CHUNK);
+                    if tx.send(full).await.is_err() {
+                        // The writer stopped on an error, which `done` reports.
+                        break;
+                    }
+                }
             }
-            file.flush().await.map_err(io("write", &tmp))?;
-            file.sync_all().await.map_err(io("sync", &tmp))?;
-            drop(file);
+            if !pending.is_empty() {
+                let _ = tx.send(pending.freeze()).await;
+            }
+            drop(tx);
+            done.await
+                .unwrap_or_else(|_| Err(std::io::Error::other("the file writer thread died")))
+                .map_err(io("write", &tmp))?;
             tokio::fs::rename(&tmp, path)
                 .await
                 .map_err(io("rename into place", path))?;
@@ -399,6 +410,62 @@ impl Transfers {
             }
         }
     }
+}
+
+/// Bytes handed to the writer thread at a time: 1 MiB makes each `write` call cheap relative to
+/// the data it moves, whatever size the network delivers.
+const WRITE_CHUNK: usize = 1024 * 1024;
+
+/// Chunks queued for the writer: 4 MiB of buffering absorbs disk hiccups without letting memory
+/// grow with the file.
+const WRITE_QUEUE: usize = 4;
+
+/// Written bytes after which the data is flushed to disk in the background, so that the final
+/// `fsync` (which makes the rename crash-safe) waits for at most this much instead of the whole
+/// file.
+const SYNC_EVERY: u64 = 128 * 1024 * 1024;
+
+/// Writes chunks to `file` on a thread of its own with plain blocking writes; a second thread
+/// flushes written data to disk every `SYNC_EVERY` bytes without stalling the writer. The result
+/// arrives once the sender is dropped and everything is written and synced.
+fn spawn_writer(
+    file: std::fs::File,
+) -> (
+    tokio::sync::mpsc::Sender<Bytes>,
+    tokio::sync::oneshot::Receiver<std::io::Result<()>>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(WRITE_QUEUE);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let result = (|| {
+            let syncer_file = file.try_clone()?;
+            // A queue of one: a sync request made while a sync runs is merged into the next.
+            let (sync_tx, sync_rx) = std::sync::mpsc::sync_channel::<()>(1);
+            let syncer = std::thread::spawn(move || {
+                while sync_rx.recv().is_ok() {
+                    syncer_file.sync_data()?;
+                }
+                Ok::<(), std::io::Error>(())
+            });
+            let mut file = file;
+            let mut unsynced = 0u64;
+            while let Some(chunk) = rx.blocking_recv() {
+                std::io::Write::write_all(&mut file, &chunk)?;
+                unsynced += chunk.len() as u64;
+                if unsynced >= SYNC_EVERY {
+                    let _ = sync_tx.try_send(());
+                    unsynced = 0;
+                }
+            }
+            drop(sync_tx);
+            syncer
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the sync thread died")))?;
+            file.sync_all()
+        })();
+        let _ = done_tx.send(result);
+    });
+    (tx, done_rx)
 }
 
 /// `dir/.name.part` next to `path`, so the rename stays on one file system.
