@@ -59,13 +59,13 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let rt = runtime()?;
-    let (url, what) = match (&args.job, &args.url) {
+    let (url, what) = match (args.job, args.url) {
         (Some(job), _) => {
-            let id = parse_job_id(job)?;
-            let url = rt.block_on(completed_job_url(id, &args, ctx))?;
+            let id = parse_job_id(&job)?;
+            let url = rt.block_on(completed_job_url(id, &args.api, args.wait, ctx))?;
             (url, format!("the results of job {id}"))
         }
-        (None, Some(url)) => (SignedUrl::new(url.clone()), "the results".to_owned()),
+        (None, Some(url)) => (SignedUrl::new(url), "the results".to_owned()),
         (None, None) => unreachable!("clap requires --job or --url"),
     };
     rt.block_on(async {
@@ -97,10 +97,15 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 
 /// The download URL of a job, after waiting for it with --wait; a job that is not complete is an
 /// error.
-async fn completed_job_url(id: JobId, args: &Args, ctx: &Ctx) -> anyhow::Result<SignedUrl> {
-    let client = api_client(&args.api)?;
+async fn completed_job_url(
+    id: JobId,
+    api: &ApiArgs,
+    wait: bool,
+    ctx: &Ctx,
+) -> anyhow::Result<SignedUrl> {
+    let client = api_client(api)?;
     let mut job = client.get_job(id).await.map_err(client_error)?;
-    if args.wait && !job.status.is_terminal() {
+    if wait && !job.status.is_terminal() {
         let cancel = CancellationToken::new();
         let on_ctrl_c = cancel.clone();
         tokio::spawn(async move {

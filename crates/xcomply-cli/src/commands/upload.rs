@@ -65,7 +65,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     let rt = runtime()?;
     rt.block_on(async {
-        let (url, resumable) = match (job, &args.url) {
+        let (url, resumable) = match (job, args.url) {
             (Some(id), _) => {
                 let client = api_client(&args.api)?;
                 let job = client.get_job(id).await.map_err(client_error)?;
@@ -82,7 +82,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 (job.upload_url, resumable)
             }
             (None, Some(url)) => {
-                let url = SignedUrl::new(url.clone());
+                let url = SignedUrl::new(url);
                 let signed_for_resumable = url
                     .query_param("X-Goog-SignedHeaders")
                     .is_some_and(|h| h.to_ascii_lowercase().contains("x-goog-resumable"));
