@@ -21,6 +21,10 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// anyway; the bound keeps the carry-over buffer small.
 const MAX_LINE: usize = 4096;
 
+/// Batches waiting for the gzip thread: enough to absorb bursts of flagged IDs, small enough to
+/// bound memory at a few hundred kilobytes.
+const GZIP_QUEUE: usize = 4;
+
 /// Why processing failed; the message becomes the job's `error`.
 #[derive(Debug)]
 pub(crate) enum ProcessError {
@@ -107,12 +111,46 @@ fn process(
     let t = Thresholds::new(seed, job_type, rates);
     let mut reader = File::open(input)?;
     let mut plain_out = BufWriter::new(File::create(plain)?);
-    let mut gz_out = flate2::write::GzEncoder::new(
-        BufWriter::new(File::create(gzip)?),
-        // Fast compression keeps processing far above 5 M IDs/s; results are a few percent of
-        // the input, so the ratio matters little.
-        flate2::Compression::fast(),
-    );
+    // The gzip copy is compressed on a second thread fed by a bounded channel (the bound keeps
+    // memory at a few batches), so compression overlaps with parsing and hashing.
+    let gz_file = File::create(gzip)?;
+    let (gz_send, gz_recv) = std::sync::mpsc::sync_channel::<String>(GZIP_QUEUE);
+    let gz_thread = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut gz_out = flate2::write::GzEncoder::new(
+            BufWriter::new(gz_file),
+            // Fast compression: results are a few percent of the input, so the ratio matters
+            // less than keeping up with the parser.
+            flate2::Compression::fast(),
+        );
+        for batch in gz_recv {
+            gz_out.write_all(batch.as_bytes())?;
+        }
+        gz_out.finish()?.flush()
+    });
+    let result = parse_all(&t, &mut reader, &mut plain_out, &gz_send);
+    drop(gz_send);
+    let gz_result = gz_thread
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("gzip thread panicked")));
+    let summary = result?;
+    gz_result?;
+    plain_out.flush()?;
+    // No fsync: the objects only need to outlive the emulator process, not a machine crash.
+    Ok(summary)
+}
+
+/// The parsing loop of [`process`]: whole lines out of 1 MiB reads, result lines in batches.
+fn parse_all(
+    t: &Thresholds,
+    reader: &mut File,
+    plain_out: &mut BufWriter<File>,
+    gz_send: &std::sync::mpsc::SyncSender<String>,
+) -> Result<ProcessSummary, ProcessError> {
+    let send = |batch: String| {
+        gz_send
+            .send(batch)
+            .map_err(|_| ProcessError::Io(std::io::Error::other("gzip thread stopped")))
+    };
     let mut buf = vec![0u8; READ_CHUNK + MAX_LINE];
     let mut carry = 0usize;
     let mut line_no = 0u64;
@@ -148,8 +186,10 @@ fn process(
         }
         if out.len() >= WRITE_BATCH {
             plain_out.write_all(out.as_bytes())?;
-            gz_out.write_all(out.as_bytes())?;
-            out.clear();
+            send(std::mem::replace(
+                &mut out,
+                String::with_capacity(WRITE_BATCH + 1024),
+            ))?;
         }
         buf.copy_within(pos..filled, 0);
         carry = filled - pos;
@@ -158,16 +198,7 @@ fn process(
         }
     }
     plain_out.write_all(out.as_bytes())?;
-    gz_out.write_all(out.as_bytes())?;
-    plain_out
-        .into_inner()
-        .map_err(std::io::IntoInnerError::into_error)?
-        .sync_all()?;
-    gz_out
-        .finish()?
-        .into_inner()
-        .map_err(std::io::IntoInnerError::into_error)?
-        .sync_all()?;
+    send(out)?;
     Ok(summary)
 }
 

@@ -3,5 +3,6 @@
 
 mod api;
 mod faults;
+mod quickstart;
 mod storage;
 mod util;
