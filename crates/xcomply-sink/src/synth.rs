@@ -544,45 +544,32 @@ pub fn flag_sample(spec: &DatasetSpec, post_rate: f64, user_rate: f64) -> Flags 
     Flags { posts, users }
 }
 
-/// Writes `flags` as results files in the results schema (`tweets-00001.parquet` and
-/// `users-00001.parquet` in `dir`), as `xcomply decode` would after a job flagged them: test and
-/// benchmark input for the join. `created_at` of a post is its snowflake time; `redacted_at` is
-/// set for most records, null for some.
+/// Writes `flags` as results files (`tweets-00001.parquet` and `users-00001.parquet` in `dir`)
+/// with [`crate::results::ResultsWriter`], as `xcomply decode` would after a job flagged them:
+/// test and benchmark input for the join. `created_at` of a post is its snowflake time;
+/// `redacted_at` is set for most records, null for some.
 pub fn write_results(dir: &Path, flags: &Flags) -> Result<Vec<PathBuf>, SinkError> {
     use arrow_array::builder::StringDictionaryBuilder;
     use arrow_array::types::Int32Type;
+    use xcomply_core::JobType;
     fs::create_dir_all(dir).map_err(|source| SinkError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let dict = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-    let ts = || DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("action", dict(), false),
-        Field::new("reason", dict(), false),
-        Field::new("created_at", ts(), false),
-        Field::new("redacted_at", ts(), true),
-        Field::new("job_id", DataType::Int64, true),
-        Field::new("job_type", dict(), false),
-    ]));
     let mut written = Vec::new();
-    for (kind, list, job_id) in [
-        ("tweets", &flags.posts, 1_446_017_776_678_801_409_i64),
-        ("users", &flags.users, 1_446_017_776_678_801_410),
+    for (job_type, list, job_id) in [
+        (JobType::Tweets, &flags.posts, 1_446_017_776_678_801_409_i64),
+        (JobType::Users, &flags.users, 1_446_017_776_678_801_410),
     ] {
-        let path = dir.join(format!("{kind}-00001.parquet"));
+        let path = dir.join(format!("{job_type}-00001.parquet"));
         let mut action = StringDictionaryBuilder::<Int32Type>::new();
         let mut reason = StringDictionaryBuilder::<Int32Type>::new();
-        let mut job_type = StringDictionaryBuilder::<Int32Type>::new();
         let mut created = Vec::with_capacity(list.len());
         let mut redacted = Vec::with_capacity(list.len());
         for f in list {
             action.append_value("delete");
             reason.append_value(f.reason);
-            job_type.append_value(kind);
-            let c = xcomply_core::snowflake_millis(f.id as u64).unwrap_or(1_609_459_200_000);
-            created.push(c);
+            created.push(xcomply_core::snowflake_millis(f.id as u64).unwrap_or(1_609_459_200_000));
             let h = hash3(0, domain::REASON, f.id as u64);
             // One record in eight has no redaction time, as the API sometimes sends.
             redacted.push(
@@ -597,32 +584,17 @@ pub fn write_results(dir: &Path, flags: &Flags) -> Result<Vec<PathBuf>, SinkErro
             Arc::new(reason.finish()),
             Arc::new(TimestampMillisecondArray::from(created).with_timezone("UTC")),
             Arc::new(TimestampMillisecondArray::from(redacted).with_timezone("UTC")),
-            Arc::new(arrow_array::Int64Array::from(vec![
-                Some(job_id);
-                list.len()
-            ])),
-            Arc::new(job_type.finish()),
         ];
-        let pq = |source| SinkError::Parquet {
-            path: path.clone(),
-            source,
-        };
         let batch =
-            RecordBatch::try_new(schema.clone(), columns).map_err(|source| SinkError::Arrow {
-                path: path.clone(),
-                source,
+            RecordBatch::try_new(xcomply_jsonl::decoded_schema(), columns).map_err(|source| {
+                SinkError::Arrow {
+                    path: path.clone(),
+                    source,
+                }
             })?;
-        let out = File::create(&path).map_err(|source| SinkError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(parquet::basic::ZstdLevel::default()))
-            .build();
-        let mut w =
-            ArrowWriter::try_new(BufWriter::new(out), schema.clone(), Some(props)).map_err(pq)?;
-        w.write(&batch).map_err(pq)?;
-        w.close().map_err(pq)?;
+        let mut w = crate::results::ResultsWriter::create(&path, &job_type, Some(job_id))?;
+        w.write(&batch)?;
+        w.finish()?;
         written.push(path);
     }
     Ok(written)
