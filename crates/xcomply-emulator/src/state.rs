@@ -196,7 +196,7 @@ pub(crate) struct FaultPlan {
 }
 
 /// Mutable state behind one lock; every critical section is short and never awaits.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Inner {
     pub jobs: BTreeMap<u64, Job>,
     pub sessions: HashMap<String, Session>,
@@ -206,6 +206,18 @@ pub(crate) struct Inner {
     pub burst_left: [u32; 3],
     /// A counter for job-ID low bits, session IDs and temporary file names.
     pub seq: u64,
+}
+
+impl std::fmt::Debug for Inner {
+    // Jobs hold signed URLs and sessions are keyed by their secret `upload_id`: only counts are
+    // shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("jobs", &self.jobs.len())
+            .field("sessions", &self.sessions.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything the handlers share.

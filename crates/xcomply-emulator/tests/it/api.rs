@@ -436,3 +436,92 @@ async fn time_scale_runs_the_clock_faster() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(api.job(&s(&job["id"])).await["status"], "expired");
 }
+
+#[tokio::test]
+async fn debug_output_hides_tokens_signatures_and_sessions() {
+    let emu = start(frozen().with_token("secret-token-123")).await;
+    let api = Api::new(&emu);
+    let job = api
+        .create_ok(json!({"type": "tweets", "resumable": true}))
+        .await;
+    let r = api
+        .http
+        .post(s(&job["upload_url"]))
+        .header("content-type", "text/plain")
+        .header("content-length", "0")
+        .header("x-goog-resumable", "start")
+        .send()
+        .await
+        .unwrap();
+    let upload_id = r.headers()["x-guploader-uploadid"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let signature = s(&job["upload_url"]).rsplit_once('=').unwrap().1.to_owned();
+    let shown = format!("{emu:?} {:?}", emu.config());
+    for secret in ["secret-token-123", &upload_id, &signature] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn api_answers_are_gzip_encoded_when_accepted() {
+    let emu = start(frozen()).await;
+    let api = Api::new(&emu);
+    let r = api
+        .http
+        .get(api.url("/2/compliance/jobs?type=tweets"))
+        .bearer_auth(emu.token())
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&r.bytes().await.unwrap()[..]),
+        &mut text,
+    )
+    .unwrap();
+    assert_eq!(text, r#"{"meta":{"result_count":0}}"#);
+}
+
+#[tokio::test]
+async fn app_and_run_serve_the_same_api() {
+    // `run` on a bound listener, stopped by its shutdown future.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(xcomply_emulator::run(listener, frozen(), async {
+        let _ = stopped.await;
+    }));
+    let http = crate::util::client();
+    let r = http
+        .post(format!("http://{addr}/2/compliance/jobs"))
+        .bearer_auth(xcomply_emulator::DEFAULT_TOKEN)
+        .json(&json!({"type": "users"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let job = r.json::<Value>().await.unwrap();
+    assert!(
+        s(&job["data"]["upload_url"]).starts_with(&format!("http://{addr}/twttr-user-compliance/"))
+    );
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+
+    // `app` served by plain axum.
+    let router = xcomply_emulator::app(frozen()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let r = http
+        .get(format!("http://{addr}/2/compliance/jobs?type=tweets"))
+        .bearer_auth(xcomply_emulator::DEFAULT_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    server.abort();
+}
