@@ -3,4 +3,5 @@
 //!
 //! It deliberately holds no product logic: everything it measures lives in the library crates.
 
+pub mod ids;
 pub mod results_jsonl;
