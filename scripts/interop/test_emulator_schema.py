@@ -191,3 +191,13 @@ def test_expired_jobs_are_listed_and_valid():
         assert listed["data"][0]["id"] == job["data"]["id"]
     finally:
         fast.stop()
+
+
+def test_public_url_is_written_into_signed_urls():
+    proxied = Emulator("--public-url", "http://localhost:9")
+    try:
+        job = check_ok(proxied.call("POST", "/2/compliance/jobs", {"type": "users"}), "/2/compliance/jobs", "post")
+        assert job["data"]["upload_url"].startswith("http://localhost:9/twttr-user-compliance/")
+        assert job["data"]["download_url"].startswith("http://localhost:9/twttr-user-compliance/")
+    finally:
+        proxied.stop()

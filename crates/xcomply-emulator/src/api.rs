@@ -610,6 +610,12 @@ pub(crate) async fn cancel(
     ok(&body, &ctx)
 }
 
+/// A known API path with another method: 405 as a generic problem, like every other API error.
+pub(crate) async fn method_not_allowed(State(s): State<Arc<Shared>>) -> Response {
+    s.count_request("method not allowed");
+    problem_response(405, &generic_problem(405, "Method Not Allowed"))
+}
+
 /// Any other path under `/2/`.
 pub(crate) fn unknown_route() -> Response {
     generic(404).into_response()

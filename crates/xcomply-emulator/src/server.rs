@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
+use xcomply_core::ComplianceJob;
+
 use crate::config::{Config, Faults};
 use crate::state::{Shared, Stats, UploadStats};
 use crate::{EmulatorError, api, storage};
@@ -36,6 +38,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/2/compliance/jobs", get(api::list).post(api::create))
         .route("/2/compliance/jobs/{id}", get(api::get).delete(api::cancel))
         .fallback(storage::storage)
+        .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(shared)
 }
 
@@ -166,6 +169,18 @@ impl Emulator {
     /// A snapshot of requests, uploads and faults so far.
     pub fn stats(&self) -> Stats {
         self.shared.lock().stats.clone()
+    }
+
+    /// Every job of every token as the API would show it now, oldest first. Signed URLs in it
+    /// redact themselves when printed.
+    pub fn jobs(&self) -> Vec<ComplianceJob> {
+        let now = self.shared.now_ms();
+        self.shared
+            .lock()
+            .jobs
+            .values()
+            .map(|j| j.to_api(now))
+            .collect()
     }
 
     /// Upload counts of one job (zero when nothing was uploaded).

@@ -72,6 +72,11 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Base URL written into signed URLs, for clients that reach the emulator through another
+    /// address (a container port, a proxy). Default: the Host of the request that creates the job.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+
     /// Keep the data directory (uploads and results) after exit.
     #[arg(long)]
     pub keep_data: bool,
@@ -228,6 +233,7 @@ fn config(args: Args) -> anyhow::Result<(Config, bool)> {
     config.conflict_status = args.conflict_status;
     config.data_dir = args.data_dir;
     config.keep_data = args.keep_data;
+    config.public_base_url = args.public_url;
     Ok((config, generated))
 }
 

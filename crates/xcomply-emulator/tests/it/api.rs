@@ -525,3 +525,29 @@ async fn app_and_run_serve_the_same_api() {
     assert_eq!(r.status(), 200);
     server.abort();
 }
+
+#[tokio::test]
+async fn other_methods_are_405_problems_and_jobs_are_inspectable() {
+    let emu = start(frozen()).await;
+    let api = Api::new(&emu);
+    let r = api
+        .http
+        .put(api.url("/2/compliance/jobs"))
+        .bearer_auth(emu.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["title"],
+        "Method Not Allowed"
+    );
+    let job = api.create_ok(json!({"type": "tweets"})).await;
+    let jobs = emu.jobs();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].id.to_string(), s(&job["id"]));
+    assert_eq!(jobs[0].status, xcomply_core::JobStatus::Created);
+    emu.advance(Duration::from_secs(900));
+    assert_eq!(emu.jobs()[0].status, xcomply_core::JobStatus::Expired);
+}
