@@ -172,10 +172,12 @@ def test_rate_limit_and_injected_errors_match_the_problem_schemas():
         check_problem(limited.call("GET", "/2/compliance/jobs?type=tweets"), 429, "about:blank")
     finally:
         limited.stop()
-    for flag, status in [("--fault-500", 500), ("--fault-503", 503), ("--fault-429-burst", 429)]:
+    for flag, status, kind in [("--fault-500", 500, "about:blank"), ("--fault-503", 503, "about:blank"),
+                               ("--fault-429-burst", 429, "about:blank"),
+                               ("--fault-usage-capped", 429, "usage-capped")]:
         faulty = Emulator(flag, "1", "--fault-on", "api")
         try:
-            check_problem(faulty.call("GET", "/2/compliance/jobs?type=tweets"), status, "about:blank")
+            check_problem(faulty.call("GET", "/2/compliance/jobs?type=tweets"), status, kind)
         finally:
             faulty.stop()
 

@@ -243,6 +243,27 @@ async fn admit(s: &Shared, endpoint: Endpoint, headers: &HeaderMap) -> Result<Ct
         };
         return Err(with_rate(generic(status), rate));
     }
+    if plan.usage_capped {
+        let used = w.used;
+        drop(inner);
+        let p = Problem {
+            problem_type: problem_uri("usage-capped"),
+            title: "UsageCapExceeded".to_owned(),
+            detail: Some("Usage cap exceeded: Monthly product cap".to_owned()),
+            status: None,
+            errors: None,
+            period: Some("Monthly".to_owned()),
+            scope: Some("Product".to_owned()),
+        };
+        return Err(with_rate(
+            problem_response(429, &p),
+            RateInfo {
+                limit,
+                remaining: limit.saturating_sub(used),
+                reset_secs,
+            },
+        ));
+    }
     if w.used >= limit {
         return Err(with_rate(
             generic(429),

@@ -273,6 +273,9 @@ pub struct FaultRates {
     pub unavailable: f64,
     /// Start a burst of `burst_length` consecutive 429 answers.
     pub rate_limit_burst: f64,
+    /// Answer 429 with the `usage-capped` problem (a spent monthly cap, which waiting for the
+    /// rate-limit reset does not cure). API routes only.
+    pub usage_capped: f64,
     /// Length of a 429 burst, in requests.
     pub burst_length: u32,
     /// Reset the connection in the middle of the request body (uploads) or response body
@@ -293,6 +296,7 @@ impl Default for FaultRates {
             server_error: 0.0,
             unavailable: 0.0,
             rate_limit_burst: 0.0,
+            usage_capped: 0.0,
             // Three is enough to exhaust a naive "retry twice" loop without stalling tests.
             burst_length: 3,
             reset: 0.0,

@@ -188,6 +188,8 @@ impl Stats {
 pub(crate) struct FaultPlan {
     /// Answer with this status instead of serving (500, 503 or 429).
     pub status: Option<u16>,
+    /// Answer 429 with the usage-capped problem (API only).
+    pub usage_capped: bool,
     pub latency: Option<Duration>,
     /// Reset the connection after this fraction of the body.
     pub reset_at: Option<f64>,
@@ -327,6 +329,9 @@ impl Shared {
             plan.reset_at = Some(0.1 + 0.8 * draw(5));
         } else if draw(6) < rates.truncate {
             plan.truncate_at = Some(0.1 + 0.8 * draw(7));
+        } else if class == RouteClass::Api && draw(8) < rates.usage_capped {
+            plan.usage_capped = true;
+            Shared::count_fault(&mut inner, "usage-capped");
         }
         if let Some(s) = plan.status {
             Shared::count_fault(&mut inner, &s.to_string());

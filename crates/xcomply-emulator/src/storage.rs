@@ -29,6 +29,10 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Buffer of upload writes: a few syscalls per megabyte while memory stays bounded per upload.
 const WRITE_BUFFER: usize = 1024 * 1024;
 
+/// How long an injected download reset waits before breaking the connection, so that what was
+/// sent before it reaches the client.
+const FLUSH_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// The longest a signed URL may live (7 days), as in GCS V4.
 const MAX_EXPIRES_SECS: i64 = 604_800;
 
@@ -808,7 +812,10 @@ async fn download(
             let limit = cut.unwrap_or(len);
             if sent >= limit {
                 if fail_at_cut && sent < len {
-                    // An error from the body makes the server abort the connection mid-body.
+                    // Pausing first lets the server flush the headers and the bytes so far (it
+                    // flushes whenever the body is pending); the error then aborts the
+                    // connection in the middle of the body rather than before the headers.
+                    tokio::time::sleep(FLUSH_PAUSE).await;
                     let e = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected");
                     return Some((Err(e), (file, sent, true)));
                 }

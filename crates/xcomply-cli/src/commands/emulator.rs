@@ -93,6 +93,10 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0, value_name = "P")]
     pub fault_429_burst: f64,
 
+    /// Probability of a 429 usage-capped answer (API routes only).
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fault_usage_capped: f64,
+
     /// Length of a 429 burst, in requests.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub fault_burst_length: u32,
@@ -188,6 +192,7 @@ fn config(args: Args) -> anyhow::Result<(Config, bool)> {
         server_error: probability("fault-500", args.fault_500)?,
         unavailable: probability("fault-503", args.fault_503)?,
         rate_limit_burst: probability("fault-429-burst", args.fault_429_burst)?,
+        usage_capped: probability("fault-usage-capped", args.fault_usage_capped)?,
         burst_length: args.fault_burst_length,
         reset: probability("fault-reset", args.fault_reset)?,
         truncate: probability("fault-truncate", args.fault_truncate)?,

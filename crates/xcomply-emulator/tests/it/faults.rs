@@ -261,3 +261,29 @@ async fn faults_are_reproducible_from_the_seed() {
     assert_eq!(runs[0], runs[1]);
     assert!(runs[0].contains(&500) && runs[0].contains(&503) && runs[0].contains(&200));
 }
+
+#[tokio::test]
+async fn usage_cap_is_a_429_told_apart_by_its_type() {
+    let emu = start(frozen()).await;
+    let api = Api::new(&emu);
+    emu.set_faults(only(
+        FaultRates {
+            usage_capped: 1.0,
+            ..FaultRates::default()
+        },
+        "api",
+    ));
+    let r = api.list("type=tweets").await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/api/error-429-usage-capped.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap(), fixture);
+    assert_eq!(emu.stats().faults["usage-capped"], 1);
+}
