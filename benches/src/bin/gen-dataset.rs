@@ -4,8 +4,13 @@
 //! ```text
 //! gen-dataset --out DIR [--files 8] [--rows-per-file 3125000] [--row-group-rows 250000]
 //!             [--authors 1000000] [--seed 42] [--id-type int64|uint64|decimal] [--no-hive]
-//!             [--text] [--results DIR --post-rate 0.03 --user-rate 0.01]
+//!             [--text] [--results DIR --post-rate 0.03 --user-rate 0.01 [--flag-first-files K]]
+//!             [--results-only]
 //! ```
+//!
+//! `--flag-first-files K` keeps only the flagged posts of the first K files (the results of a job
+//! over part of the time range), to measure row-group pruning. `--results-only` writes the results
+//! for a dataset generated earlier with the same settings, without rewriting the dataset.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +41,8 @@ fn run() -> Result<(), String> {
     let mut out: Option<PathBuf> = None;
     let mut results: Option<PathBuf> = None;
     let (mut post_rate, mut user_rate) = (0.03, 0.01);
+    let mut flag_first_files: Option<usize> = None;
+    let mut results_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -53,8 +60,10 @@ fn run() -> Result<(), String> {
             "--seed" => spec.seed = num(value()?)? as u64,
             "--post-rate" => post_rate = num(value()?)?,
             "--user-rate" => user_rate = num(value()?)?,
+            "--flag-first-files" => flag_first_files = Some(num(value()?)? as usize),
             "--no-hive" => spec.hive_partitions = false,
             "--text" => spec.text = true,
+            "--results-only" => results_only = true,
             "--id-type" => {
                 spec.id_type = match value()?.as_str() {
                     "int64" => IdColumnType::Int64,
@@ -75,16 +84,27 @@ fn run() -> Result<(), String> {
         }
     }
     let out = out.ok_or("--out DIR is required")?;
-    let info = synth::generate_dataset(&out, &spec).map_err(|e| e.to_string())?;
-    eprintln!(
-        "wrote {} rows in {} files ({} row groups) under {}",
-        info.rows,
-        info.files.len(),
-        info.row_groups,
-        out.display()
-    );
+    if !results_only {
+        let info = synth::generate_dataset(&out, &spec).map_err(|e| e.to_string())?;
+        eprintln!(
+            "wrote {} rows in {} files ({} row groups) under {}",
+            info.rows,
+            info.files.len(),
+            info.row_groups,
+            out.display()
+        );
+    }
     if let Some(dir) = results {
-        let flags = synth::flag_sample(&spec, post_rate, user_rate);
+        let mut flags = synth::flag_sample(&spec, post_rate, user_rate);
+        if let Some(k) = flag_first_files {
+            // Post IDs rise through the files, so the first K files end at the ID of their last row.
+            let last_row = (k * spec.rows_per_file) as u64;
+            let max = (0..last_row)
+                .rev()
+                .find_map(|g| synth::post_id_at(&spec, g))
+                .unwrap_or(-1);
+            flags.posts.retain(|f| f.id <= max);
+        }
         synth::write_results(&dir, &flags).map_err(|e| e.to_string())?;
         eprintln!(
             "flagged {} posts and {} users in {}",
