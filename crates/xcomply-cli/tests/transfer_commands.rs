@@ -1,0 +1,899 @@
+//! `xcomply jobs create|get|list|cancel`, `xcomply upload` and `xcomply download` end to end: the
+//! built binary against an emulator started in this test process, so the test can read its
+//! counters, look at the stored objects and move its clock.
+//!
+//! Every run is recorded, and each test ends by checking that no output of any run (trace-level
+//! logs included) holds the bearer token, an `X-Goog-Signature` value or a resumable `upload_id`.
+//! The one documented exception is the stdout of `--json`, which prints the API's JSON, signed
+//! URLs included, for scripts.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use xcomply_core::{ComplianceJob, JobListResponse, JobResponse, JobStatus, JobType};
+use xcomply_emulator::{Config, Emulator, OutcomeRates, outcome};
+
+/// The emulator's seed; the expected results are computed from it with `outcome`.
+const SEED: u64 = 7;
+
+/// A token long and odd enough that finding it in an output cannot be a coincidence.
+const TOKEN: &str = "test-bearer-9f3c1a7e5b2d4c6e8a0f";
+
+/// A well-formed job ID that the emulator never hands out (its IDs are snowflakes of "now").
+const UNKNOWN_JOB: &str = "1234567890123456789";
+
+/// IDs per small upload: enough for dozens of flagged tweets (3 %) and users (1 %) in the results.
+const SMALL_IDS: usize = 3_000;
+
+/// IDs in the large resumable upload: 430 000 lines of 20 bytes are 8.6 MB, more than one 8 MiB
+/// chunk (the CLI's default), so the upload takes a full chunk and then a final one.
+const LARGE_IDS: usize = 430_000;
+
+/// The most a test waits for the emulator to finish a job; processing a few thousand IDs takes
+/// milliseconds, so reaching this means the job is stuck.
+const JOB_DEADLINE: Duration = Duration::from_secs(30);
+
+/// One recorded run of the binary.
+#[derive(Clone)]
+struct Run {
+    args: Vec<String>,
+    code: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl Run {
+    fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Whether the stdout is the API's JSON, which holds full signed URLs by design.
+    fn prints_signed_urls(&self) -> bool {
+        self.args.first().is_some_and(|a| a == "jobs") && self.args.iter().any(|a| a == "--json")
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "xcomply {}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.args.join(" "),
+            self.code,
+            self.stdout_text(),
+            self.stderr
+        )
+    }
+}
+
+/// How a run gets its token.
+#[derive(Clone, Copy)]
+enum Token<'a> {
+    /// The emulator's token in `X_BEARER_TOKEN`.
+    Valid,
+    /// `X_BEARER_TOKEN` unset.
+    Unset,
+    /// This token in `X_BEARER_TOKEN`.
+    Other(&'a str),
+}
+
+struct Harness {
+    // Declared before the runtime so that it is dropped (and stops) while the runtime still runs.
+    emulator: Emulator,
+    /// Runs the emulator's server; only held.
+    _rt: tokio::runtime::Runtime,
+    tmp: tempfile::TempDir,
+    runs: RefCell<Vec<Run>>,
+    /// Every `X-Goog-Signature` value seen in the API's JSON.
+    signatures: RefCell<BTreeSet<String>>,
+    /// Other tokens the tests used, which must not be echoed either.
+    other_tokens: RefCell<Vec<String>>,
+}
+
+impl Harness {
+    fn new(config: Config) -> Harness {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let emulator = rt
+            .block_on(Emulator::start(config.with_token(TOKEN).with_seed(SEED)))
+            .unwrap();
+        Harness {
+            emulator,
+            _rt: rt,
+            tmp: tempfile::tempdir().unwrap(),
+            runs: RefCell::new(Vec::new()),
+            signatures: RefCell::new(BTreeSet::new()),
+            other_tokens: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// A generous rate limit, so that the status polls of a test never wait for a window; the
+    /// rate-limit behaviour itself is tested in xcomply-client.
+    fn config() -> Config {
+        Config::default().with_rate_limit(100_000, Duration::from_secs(900))
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// The command for `args` with `--api-base` pointing at the emulator.
+    fn command(&self, args: &[&str], token: Token<'_>) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xcomply"));
+        cmd.args(args)
+            .args(["--api-base", self.emulator.base_url()])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        match token {
+            Token::Valid => {
+                cmd.env("X_BEARER_TOKEN", TOKEN);
+            }
+            Token::Unset => {
+                cmd.env_remove("X_BEARER_TOKEN");
+            }
+            Token::Other(t) => {
+                if !t.is_empty() {
+                    self.other_tokens.borrow_mut().push(t.to_owned());
+                }
+                cmd.env("X_BEARER_TOKEN", t);
+            }
+        }
+        cmd
+    }
+
+    fn record(&self, args: &[&str], output: &Output) -> Run {
+        let run = Run {
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            code: output.status.code(),
+            stdout: output.stdout.clone(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        if run.prints_signed_urls() {
+            for sig in signature_values(&run.stdout_text()) {
+                self.signatures.borrow_mut().insert(sig);
+            }
+        }
+        self.runs.borrow_mut().push(run.clone());
+        run
+    }
+
+    fn run_as(&self, args: &[&str], token: Token<'_>) -> Run {
+        let output = self.command(args, token).output().unwrap();
+        self.record(args, &output)
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_as(args, Token::Valid)
+    }
+
+    /// Runs and asserts success.
+    fn ok(&self, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert_eq!(run.code, Some(0), "{}", run.describe());
+        run
+    }
+
+    /// Runs and asserts the exit code and that stderr holds every one of `needles`.
+    fn fails(&self, args: &[&str], token: Token<'_>, code: i32, needles: &[&str]) -> Run {
+        let run = self.run_as(args, token);
+        assert_eq!(run.code, Some(code), "{}", run.describe());
+        for needle in needles {
+            assert!(
+                run.stderr.contains(needle),
+                "stderr lacks `{needle}`:\n{}",
+                run.describe()
+            );
+        }
+        run
+    }
+
+    /// `jobs create --json`, parsed.
+    fn create(&self, job_type: &str, extra: &[&str]) -> ComplianceJob {
+        let mut args = vec!["jobs", "create", "--type", job_type, "--json"];
+        args.extend_from_slice(extra);
+        job_of(&self.ok(&args))
+    }
+
+    /// `jobs get ID --json`, parsed.
+    fn get(&self, id: &str) -> ComplianceJob {
+        job_of(&self.ok(&["jobs", "get", id, "--json"]))
+    }
+
+    /// Polls `jobs get` until the job leaves `created`/`in_progress`.
+    fn wait_finished(&self, id: &str) -> ComplianceJob {
+        let start = Instant::now();
+        loop {
+            let job = self.get(id);
+            if job.status.is_terminal() {
+                return job;
+            }
+            assert!(
+                start.elapsed() < JOB_DEADLINE,
+                "job {id} still `{}` after {JOB_DEADLINE:?}",
+                job.status
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The object the emulator stored for a job's upload. The emulator keeps it as
+    /// `{data_dir}/{job}/submission` once the upload is complete (its own tests read it there).
+    fn stored(&self, job: &ComplianceJob) -> Vec<u8> {
+        std::fs::read(
+            self.emulator
+                .data_dir()
+                .join(job.id.to_string())
+                .join("submission"),
+        )
+        .unwrap()
+    }
+
+    /// Checks every recorded run for secrets. Lists every job first, so that the signatures of
+    /// jobs only ever shown as tables are known too.
+    fn assert_no_secrets(&self) {
+        for job_type in ["tweets", "users"] {
+            self.ok(&["jobs", "list", "--type", job_type, "--json"]);
+        }
+        let signatures = self.signatures.borrow();
+        assert!(!signatures.is_empty(), "no signed URL was seen");
+        let mut tokens = vec![TOKEN.to_owned()];
+        tokens.extend(self.other_tokens.borrow().iter().cloned());
+        for run in self.runs.borrow().iter() {
+            let stdout = run.stdout_text();
+            let mut outputs = vec![("stderr", run.stderr.as_str())];
+            if !run.prints_signed_urls() {
+                outputs.push(("stdout", stdout.as_str()));
+            }
+            for (name, text) in outputs {
+                for token in &tokens {
+                    assert!(
+                        !text.contains(token.as_str()),
+                        "{name} holds the token:\n{}",
+                        run.describe()
+                    );
+                }
+                for sig in signatures.iter() {
+                    assert!(
+                        !text.contains(sig.as_str()),
+                        "{name} holds a URL signature:\n{}",
+                        run.describe()
+                    );
+                }
+                for param in ["X-Goog-Signature=", "upload_id="] {
+                    for value in param_values(text, param) {
+                        assert_eq!(
+                            value,
+                            "REDACTED",
+                            "{name} holds an unredacted {param}:\n{}",
+                            run.describe()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn job_of(run: &Run) -> ComplianceJob {
+    let resp: JobResponse = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("not a job response ({e}):\n{}", run.describe()));
+    resp.data.expect("a job response has data")
+}
+
+fn list_of(run: &Run) -> (Vec<ComplianceJob>, u64) {
+    let resp: JobListResponse = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("not a list response ({e}):\n{}", run.describe()));
+    let count = resp
+        .meta
+        .and_then(|m| m.result_count)
+        .expect("result_count");
+    (resp.data.unwrap_or_default(), count)
+}
+
+/// The values of `param` (which ends with `=`) in any URL-like text, matched case-insensitively.
+fn param_values(text: &str, param: &str) -> Vec<String> {
+    let lower = text.to_ascii_lowercase();
+    let needle = param.to_ascii_lowercase();
+    lower
+        .match_indices(&needle)
+        .map(|(at, _)| {
+            let rest = &text[at + needle.len()..];
+            let end = rest
+                .find(|c: char| c == '&' || c == '"' || c == '\'' || c == ')' || c.is_whitespace())
+                .unwrap_or(rest.len());
+            rest[..end].to_owned()
+        })
+        .collect()
+}
+
+fn signature_values(text: &str) -> Vec<String> {
+    param_values(text, "X-Goog-Signature=")
+        .into_iter()
+        .filter(|v| v != "REDACTED" && !v.is_empty())
+        .collect()
+}
+
+/// The `key value` lines of a one-job table.
+fn table_of(run: &Run) -> BTreeMap<String, String> {
+    run.stdout_text()
+        .lines()
+        .filter_map(|line| {
+            let (k, v) = line.split_once(' ')?;
+            Some((k.to_owned(), v.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// Writes `n` seeded 19-digit IDs, one per line, and returns them.
+fn write_ids(path: &Path, n: usize, salt: u64) -> Vec<u64> {
+    let ids: Vec<u64> = (0..n as u64)
+        .map(|i| {
+            1_000_000_000_000_000_000
+                + xcomply_core::seeded::mix64(salt.wrapping_mul(0x9e37_79b9) ^ i)
+                    % 100_000_000_000_000_000
+        })
+        .collect();
+    let mut text = String::with_capacity(n * 20);
+    for id in &ids {
+        text.push_str(&id.to_string());
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+    ids
+}
+
+/// The results a job over `ids` must deliver, computed without the emulator's processing code:
+/// one JSON line per flagged ID, in upload order.
+fn expected_results(job_type: &JobType, ids: &[u64]) -> String {
+    let rates = OutcomeRates::default();
+    let out: String = ids
+        .iter()
+        .filter_map(|&id| outcome(SEED, job_type, id, &rates))
+        .map(|record| serde_json::to_string(&record).unwrap() + "\n")
+        .collect();
+    assert!(
+        !out.is_empty(),
+        "no flagged IDs: the comparison would be empty"
+    );
+    out
+}
+
+#[test]
+fn jobs_create_get_list_cancel() {
+    let h = Harness::new(Harness::config());
+
+    // A table by default: one `field value` line per field, the signature redacted.
+    let created = h.ok(&["jobs", "create", "--type", "tweets", "--name", "nightly"]);
+    let table = table_of(&created);
+    let id = table["id"].clone();
+    assert!(
+        !id.is_empty() && id.len() <= 19 && id.bytes().all(|b| b.is_ascii_digit()),
+        "{}",
+        created.describe()
+    );
+    assert_eq!(table["type"], "tweets");
+    assert_eq!(table["status"], "created");
+    assert_eq!(table["name"], "nightly");
+    assert_eq!(table["resumable"], "false");
+    for url in ["upload_url", "download_url"] {
+        assert!(
+            table[url].starts_with(h.emulator.base_url())
+                && table[url].contains("X-Goog-Signature=REDACTED"),
+            "{url}: {}",
+            created.describe()
+        );
+    }
+    assert!(table.contains_key("upload_expires_at") && table.contains_key("created_at"));
+
+    // `get --json` is the API's JSON, full URLs included.
+    let job = h.get(&id);
+    assert_eq!(job.id.to_string(), id);
+    assert_eq!(job.name.as_deref(), Some("nightly"));
+    assert_eq!(job.status, JobStatus::Created);
+    assert_eq!(job.resumable, Some(false));
+    assert!(job.upload_url.query_param("X-Goog-Signature").is_some());
+    let got = table_of(&h.ok(&["jobs", "get", &id]));
+    assert_eq!(got, table, "the get table is the create table");
+
+    // A second unfinished tweets job is refused by the API (exit 1, the API's reason).
+    h.fails(
+        &["jobs", "create", "--type", "tweets"],
+        Token::Valid,
+        1,
+        &["create tweets job", "409"],
+    );
+
+    // A resumable users job, as JSON; its URL is signed for the resumable protocol.
+    let users = h.create("users", &["--resumable", "--name", "u1"]);
+    assert_eq!(users.job_type, JobType::Users);
+    assert_eq!(users.resumable, Some(true));
+    assert_eq!(users.status, JobStatus::Created);
+    assert!(
+        users
+            .upload_url
+            .query_param("X-Goog-SignedHeaders")
+            .is_some_and(|h| h.to_ascii_lowercase().contains("x-goog-resumable")),
+        "{}",
+        users.upload_url
+    );
+
+    // Lists: a table with a header and one row per job, and JSON with the count.
+    let listed = h.ok(&["jobs", "list", "--type", "tweets"]);
+    let lines: Vec<String> = listed.stdout_text().lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2, "{}", listed.describe());
+    assert!(lines[0].starts_with("ID ") && lines[0].ends_with("NAME"));
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        (row[0], row[1], row[2], row[row.len() - 1]),
+        (id.as_str(), "tweets", "created", "nightly")
+    );
+    let (jobs, count) = list_of(&h.ok(&["jobs", "list", "--type", "users", "--json"]));
+    assert_eq!(count, 1);
+    assert_eq!(jobs[0].id, users.id);
+    let (jobs, _) = list_of(&h.ok(&[
+        "jobs", "list", "--type", "tweets", "--status", "created", "--json",
+    ]));
+    assert_eq!(
+        jobs.iter().map(|j| j.id.to_string()).collect::<Vec<_>>(),
+        std::slice::from_ref(&id)
+    );
+
+    // Cancelling fails the job, frees the type, and moves it between status filters.
+    let cancelled = table_of(&h.ok(&["jobs", "cancel", &id]));
+    assert_eq!(cancelled["id"], id);
+    assert_eq!(cancelled["status"], "failed");
+    assert_eq!(cancelled["error"], "Job was cancelled");
+    let (jobs, count) = list_of(&h.ok(&[
+        "jobs", "list", "--type", "tweets", "--status", "created", "--json",
+    ]));
+    assert_eq!((jobs.len(), count), (0, 0));
+    let empty = h.ok(&["jobs", "list", "--type", "tweets", "--status", "created"]);
+    assert!(empty.stdout.is_empty(), "{}", empty.describe());
+    assert!(empty.stderr.contains("no jobs"), "{}", empty.describe());
+    let (jobs, _) = list_of(&h.ok(&[
+        "jobs", "list", "--type", "tweets", "--status", "failed", "--json",
+    ]));
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].id.to_string(), id);
+    assert_eq!(jobs[0].error.as_deref(), Some("Job was cancelled"));
+    let second = h.create("tweets", &[]);
+    let (jobs, count) = list_of(&h.ok(&["jobs", "list", "--type", "tweets", "--json", "-vvv"]));
+    assert_eq!(count, 2);
+    assert_eq!(jobs[0].id, second.id, "newest first");
+
+    // A status the API does not know is a usage error before any request.
+    h.fails(
+        &["jobs", "list", "--type", "tweets", "--status", "done"],
+        Token::Valid,
+        2,
+        &["invalid status `done`"],
+    );
+
+    h.assert_no_secrets();
+}
+
+#[test]
+fn simple_uploads_by_job_and_by_url_store_the_file_and_deliver_its_results() {
+    let h = Harness::new(Harness::config());
+    let tweets_file = h.path("tweets.txt");
+    let tweet_ids = write_ids(&tweets_file, SMALL_IDS, 1);
+    let users_file = h.path("users.txt");
+    let user_ids = write_ids(&users_file, SMALL_IDS, 2);
+
+    // By job: the URL comes from the API.
+    let tweets = h.create("tweets", &[]);
+    let tid = tweets.id.to_string();
+    let up = h.ok(&["upload", "--job", &tid, tweets_file.to_str().unwrap()]);
+    assert!(
+        up.stderr.contains("uploaded") && !up.stderr.contains("resumably"),
+        "{}",
+        up.describe()
+    );
+
+    // By URL: no token needed, and trace logs on. Forcing the resumable protocol on a URL signed
+    // for a simple PUT is refused first, with the reason.
+    let users = h.create("users", &[]);
+    let uid = users.id.to_string();
+    let url = users.upload_url.expose().to_owned();
+    h.fails(
+        &[
+            "upload",
+            "--url",
+            &url,
+            "--resumable",
+            users_file.to_str().unwrap(),
+        ],
+        Token::Unset,
+        5,
+        &["not signed for a resumable upload"],
+    );
+    let run = h.run_as(
+        &[
+            "upload",
+            "--url",
+            &url,
+            users_file.to_str().unwrap(),
+            "-vvv",
+        ],
+        Token::Unset,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+
+    // The stored objects are the files, byte for byte, each from one simple PUT.
+    for (job, file) in [(&tweets, &tweets_file), (&users, &users_file)] {
+        assert_eq!(
+            h.stored(job),
+            std::fs::read(file).unwrap(),
+            "job {}",
+            job.id
+        );
+        let stats = h.emulator.uploads_for(job.id.0);
+        assert_eq!(
+            (stats.completed, stats.sessions),
+            (1, 0),
+            "job {}: {stats:?}",
+            job.id
+        );
+    }
+
+    // The results, to a file and to stdout, are what the IDs must give.
+    assert_eq!(h.wait_finished(&tid).status, JobStatus::Complete);
+    assert_eq!(h.wait_finished(&uid).status, JobStatus::Complete);
+    let out = h.path("tweets.jsonl");
+    let down = h.ok(&[
+        "download",
+        "--job",
+        &tid,
+        "--wait",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(down.stdout.is_empty(), "{}", down.describe());
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        expected_results(&JobType::Tweets, &tweet_ids)
+    );
+    let down = h.ok(&["download", "--job", &uid, "--wait", "--out", "-", "-vvv"]);
+    let expected_users = expected_results(&JobType::Users, &user_ids);
+    assert_eq!(down.stdout_text(), expected_users);
+
+    // The signed download URL works without a token.
+    let url = h.get(&uid).download_url.expose().to_owned();
+    let run = h.run_as(&["download", "--url", &url, "--out", "-"], Token::Unset);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert_eq!(run.stdout_text(), expected_users);
+
+    // A job that already took its upload takes no second one.
+    h.fails(
+        &["upload", "--job", &tid, tweets_file.to_str().unwrap()],
+        Token::Valid,
+        3,
+        &[&format!("job {tid} is `complete`"), "create a new job"],
+    );
+    assert_eq!(h.emulator.uploads_for(tweets.id.0).completed, 1);
+
+    h.assert_no_secrets();
+}
+
+#[test]
+fn resumable_uploads_by_job_and_by_url_store_the_file_and_deliver_its_results() {
+    let h = Harness::new(Harness::config());
+    let tweets_file = h.path("tweets.txt");
+    let tweet_ids = write_ids(&tweets_file, LARGE_IDS, 3);
+    let users_file = h.path("users.txt");
+    let user_ids = write_ids(&users_file, SMALL_IDS, 4);
+
+    // By job: the job says it is resumable, so no flag is needed. The file spans two chunks.
+    let tweets = h.create("tweets", &["--resumable"]);
+    let tid = tweets.id.to_string();
+    let up = h.ok(&[
+        "upload",
+        "--job",
+        &tid,
+        tweets_file.to_str().unwrap(),
+        "-vvv",
+    ]);
+    assert!(up.stderr.contains("resumably"), "{}", up.describe());
+
+    // By URL: the signed headers say it is resumable.
+    let users = h.create("users", &["--resumable"]);
+    let uid = users.id.to_string();
+    let url = users.upload_url.expose().to_owned();
+    let up = h.run_as(
+        &[
+            "upload",
+            "--url",
+            &url,
+            users_file.to_str().unwrap(),
+            "-vvv",
+        ],
+        Token::Unset,
+    );
+    assert_eq!(up.code, Some(0), "{}", up.describe());
+    assert!(up.stderr.contains("resumably"), "{}", up.describe());
+
+    for (job, file, chunks) in [(&tweets, &tweets_file, 2), (&users, &users_file, 1)] {
+        assert_eq!(
+            h.stored(job),
+            std::fs::read(file).unwrap(),
+            "job {}",
+            job.id
+        );
+        let stats = h.emulator.uploads_for(job.id.0);
+        assert_eq!(
+            (stats.completed, stats.sessions, stats.attempts),
+            (1, 1, chunks),
+            "job {}: {stats:?}",
+            job.id
+        );
+    }
+
+    assert_eq!(h.wait_finished(&tid).status, JobStatus::Complete);
+    assert_eq!(h.wait_finished(&uid).status, JobStatus::Complete);
+    let out = h.path("tweets.jsonl");
+    h.ok(&[
+        "download",
+        "--job",
+        &tid,
+        "--wait",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        expected_results(&JobType::Tweets, &tweet_ids)
+    );
+    let down = h.ok(&["download", "--job", &uid, "--wait", "--out", "-"]);
+    assert_eq!(
+        down.stdout_text(),
+        expected_results(&JobType::Users, &user_ids)
+    );
+
+    h.assert_no_secrets();
+}
+
+/// `download --wait` polls until the job completes: the emulated clock is frozen and processing
+/// takes an emulated hour, so the job completes only when the test moves the clock, after the
+/// command has seen it `in_progress`.
+#[test]
+fn download_wait_polls_until_the_job_completes() {
+    let h = Harness::new(
+        Harness::config()
+            .with_time_scale(0.0)
+            .with_processing(Duration::from_secs(3600), None),
+    );
+    let file = h.path("ids.txt");
+    let ids = write_ids(&file, SMALL_IDS, 5);
+    let job = h.create("tweets", &[]);
+    let id = job.id.to_string();
+    h.ok(&["upload", "--job", &id, file.to_str().unwrap()]);
+    assert_eq!(h.get(&id).status, JobStatus::InProgress);
+
+    // Without --wait an unfinished job is an error that names the flag.
+    let out = h.path("results.jsonl");
+    let out_arg = out.to_str().unwrap();
+    h.fails(
+        &["download", "--job", &id, "--out", out_arg],
+        Token::Valid,
+        1,
+        &[&format!("job {id} is `in_progress`"), "--wait"],
+    );
+    assert!(!out.exists());
+
+    let gets = || {
+        h.emulator
+            .stats()
+            .requests
+            .get("GET /2/compliance/jobs/:id")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = gets();
+    let args = ["download", "--job", &id, "--wait", "--out", out_arg];
+    let mut child = h
+        .command(&args, Token::Valid)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The command reads the job and then polls it at once; both see `in_progress`.
+    let start = Instant::now();
+    while gets() < before + 2 {
+        assert!(
+            start.elapsed() < JOB_DEADLINE,
+            "download --wait never polled"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "download --wait ended early"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "download --wait did not wait"
+    );
+    h.emulator.advance(Duration::from_secs(3600));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let output = Output {
+        stderr: stderr.into_bytes(),
+        ..output
+    };
+    let run = h.record(&args, &output);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert!(
+        run.stderr.contains(&format!("job {id} is complete")),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        expected_results(&JobType::Tweets, &ids)
+    );
+
+    h.assert_no_secrets();
+}
+
+#[test]
+fn missing_or_refused_tokens_exit_5_and_say_how_to_fix_them() {
+    let h = Harness::new(Harness::config());
+    let file = h.path("ids.txt");
+    write_ids(&file, 10, 6);
+    let file = file.to_str().unwrap();
+    let job = h.create("tweets", &[]);
+    let id = job.id.to_string();
+    let out = h.path("out.jsonl");
+    let out = out.to_str().unwrap();
+
+    let commands: [&[&str]; 7] = [
+        &["jobs", "create", "--type", "users"],
+        &["jobs", "get", &id],
+        &["jobs", "list", "--type", "tweets"],
+        &["jobs", "cancel", &id],
+        &["upload", "--job", &id, file],
+        &["download", "--job", &id, "--out", out],
+        &["download", "--job", &id, "--wait", "--out", out, "-vvv"],
+    ];
+    for args in commands {
+        h.fails(args, Token::Unset, 5, &["X_BEARER_TOKEN"]);
+        h.fails(
+            args,
+            Token::Other("refused-token-3b8e61d2a4c7"),
+            5,
+            &["401", "X_BEARER_TOKEN"],
+        );
+    }
+    // A token file stands in for the variable; an unreadable one is named, an empty variable is
+    // refused before any request.
+    let token_file = h.path("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let token_file = token_file.to_str().unwrap();
+    let run = h.run_as(
+        &["jobs", "get", &id, "--token-file", token_file],
+        Token::Unset,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert_eq!(table_of(&run)["id"], id, "{}", run.describe());
+    let missing = h.path("no-such-token");
+    let missing = missing.to_str().unwrap();
+    h.fails(
+        &["jobs", "get", &id, "--token-file", missing],
+        Token::Unset,
+        5,
+        &["cannot read the token file", missing],
+    );
+    h.fails(
+        &["jobs", "get", &id],
+        Token::Other(""),
+        5,
+        &["bearer token is empty"],
+    );
+
+    // Nothing was changed by the refused runs.
+    let job = h.get(&id);
+    assert_eq!(job.status, JobStatus::Created);
+    assert_eq!(h.emulator.uploads_for(job.id.0).attempts, 0);
+    assert!(!Path::new(out).exists());
+    let (users, _) = list_of(&h.ok(&["jobs", "list", "--type", "users", "--json"]));
+    assert!(users.is_empty());
+
+    h.assert_no_secrets();
+}
+
+#[test]
+fn unknown_and_malformed_job_ids_are_named() {
+    let h = Harness::new(Harness::config());
+    // A job exists, so that the signature check below has URLs to look for.
+    h.create("tweets", &[]);
+    let file = h.path("ids.txt");
+    write_ids(&file, 10, 7);
+    let file = file.to_str().unwrap();
+    let out = h.path("out.jsonl");
+    let out = out.to_str().unwrap();
+
+    let commands: [&[&str]; 5] = [
+        &["jobs", "get", UNKNOWN_JOB],
+        &["jobs", "cancel", UNKNOWN_JOB],
+        &["upload", "--job", UNKNOWN_JOB, file],
+        &["download", "--job", UNKNOWN_JOB, "--out", out],
+        &["download", "--job", UNKNOWN_JOB, "--wait", "--out", out],
+    ];
+    for args in commands {
+        h.fails(args, Token::Valid, 2, &[UNKNOWN_JOB, "404"]);
+    }
+    assert!(!Path::new(out).exists());
+
+    for bad in ["12ab", "99999999999999999999"] {
+        h.fails(
+            &["jobs", "get", bad],
+            Token::Valid,
+            2,
+            &["invalid job ID", bad],
+        );
+        h.fails(
+            &["upload", "--job", bad, file],
+            Token::Valid,
+            2,
+            &["invalid job ID", bad],
+        );
+    }
+
+    h.assert_no_secrets();
+}
+
+#[test]
+fn an_expired_upload_url_says_create_a_new_job() {
+    let h = Harness::new(Harness::config());
+    let file = h.path("ids.txt");
+    write_ids(&file, 100, 8);
+    let file = file.to_str().unwrap();
+    let simple = h.create("tweets", &[]);
+    let resumable = h.create("users", &["--resumable"]);
+
+    // The upload window is 15 minutes from creation.
+    h.emulator.advance(Duration::from_secs(16 * 60));
+
+    for job in [&simple, &resumable] {
+        let url = job.upload_url.expose().to_owned();
+        h.fails(
+            &["upload", "--url", &url, file, "-vvv"],
+            Token::Unset,
+            3,
+            // "upload URL expired at" or "resumable upload start URL expired at".
+            &["URL expired at", "create a new job"],
+        );
+        let id = job.id.to_string();
+        h.fails(
+            &["upload", "--job", &id, file],
+            Token::Valid,
+            3,
+            &[&format!("job {id} is `expired`"), "create a new job"],
+        );
+        // An expired job has no results either.
+        h.fails(
+            &["download", "--job", &id, "--wait", "--out", "-"],
+            Token::Valid,
+            3,
+            &[&format!("job {id} is `expired`")],
+        );
+        let stats = h.emulator.uploads_for(job.id.0);
+        assert_eq!(
+            (stats.completed, stats.bytes),
+            (0, 0),
+            "job {id}: {stats:?}"
+        );
+    }
+
+    h.assert_no_secrets();
+}
