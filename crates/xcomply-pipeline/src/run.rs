@@ -139,6 +139,8 @@ pub struct JobTiming {
     pub index: u32,
     /// IDs in the shard.
     pub ids: u64,
+    /// Bytes of the shard file (what the upload sends).
+    pub bytes: u64,
     /// `POST /2/compliance/jobs`.
     pub create_s: f64,
     /// The upload.
@@ -218,6 +220,7 @@ impl<S: Stages> Ctx<S> {
             job_type: shard.job_type.to_string(),
             index: shard.index,
             ids: shard.ids,
+            bytes: shard.bytes,
             ..JobTiming::default()
         });
         f(t);
