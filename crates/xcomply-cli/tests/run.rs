@@ -475,3 +475,50 @@ fn a_second_run_on_the_same_directory_is_refused_and_ctrl_c_resumes() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(Setup::manifest_rows(&out), setup.expected_rows());
 }
+
+#[test]
+fn an_ids_file_runs_through_resumable_uploads_without_a_join() {
+    let setup = Setup::new(Config::default());
+    let ids: Vec<u64> = (0..5_000u64)
+        .map(|i| 1_500_000_000_000_000_000 + i * 7_919)
+        .collect();
+    let file = setup.out("users.txt");
+    let lines: String = ids.iter().map(|i| format!("{i}\n")).collect();
+    std::fs::write(&file, lines).unwrap();
+    let out = setup.out("ids-run");
+    let output = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .arg("run")
+        .arg("--ids")
+        .arg(&file)
+        .args(["--type", "users", "--resumable", "--json", "--out"])
+        .arg(&out)
+        .args(["--api-base", setup.emulator().base_url()])
+        .args(["--max-ids-per-job", IDS_PER_JOB, "--poll-interval", "0.02"])
+        .env("X_BEARER_TOKEN", setup.emulator().token())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let types = summary["types"].as_array().unwrap();
+    assert_eq!(types.len(), 1);
+    assert_eq!(types[0]["job_type"], "users");
+    assert_eq!(types[0]["shards"], 3);
+    let config = setup.emulator().config();
+    let flagged = ids
+        .iter()
+        .filter(|&&id| {
+            xcomply_emulator::outcome(config.seed, &JobType::Users, id, &config.outcomes).is_some()
+        })
+        .count();
+    assert_eq!(types[0]["results_rows"], flagged as u64);
+    assert!(summary["joined"].is_null());
+    assert!(!out.join("manifests").exists());
+    let stats = setup.emulator().stats();
+    assert!(
+        stats
+            .uploads
+            .values()
+            .all(|u| u.sessions == 1 && u.completed == 1),
+        "{stats:?}"
+    );
+}
