@@ -191,6 +191,15 @@ pub fn shard(inputs: &[String], options: &ShardOptions) -> Result<ShardManifest,
     let threads = limits.threads;
     let mut sharder = Sharder::new(options.job_type.clone(), limits)?;
     prepare_out_dir(&options.out_dir, options.force)?;
+    // A text line holds at most 20 bytes (19 digits and a newline), so the plain text bytes over
+    // 20 are a floor for the number of IDs; compressed files only make it lower.
+    let mut text_bytes = 0;
+    for (file, parquet) in files.iter().zip(&kinds) {
+        if let (Input::File(path), false) = (file, parquet) {
+            text_bytes += std::fs::metadata(path).map_or(0, |m| m.len());
+        }
+    }
+    sharder.reserve(text_bytes / 20);
     if options.lenient {
         sharder.log_rejects_to(&options.out_dir.join(REJECTS_FILE))?;
     }

@@ -162,6 +162,16 @@ impl Sharder {
         self.totals
     }
 
+    /// Reserves room for about `ids` IDs up front (never past the memory limit), which spares the
+    /// copies of a growing buffer when the input size is known.
+    pub fn reserve(&mut self, ids: u64) {
+        let wanted = usize::try_from(ids)
+            .unwrap_or(usize::MAX)
+            .min(self.capacity);
+        self.buffer
+            .reserve_exact(wanted.saturating_sub(self.buffer.len()));
+    }
+
     /// Adds one ID.
     pub fn push(&mut self, id: Id) -> Result<(), ShardError> {
         self.push_ids(&[id])

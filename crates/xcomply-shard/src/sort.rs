@@ -80,83 +80,119 @@ pub fn dedup_sorted(data: &mut [u64]) -> usize {
 /// 6,000 each (50 KiB), so the later LSD passes run inside the L1/L2 caches instead of DRAM.
 const MSD_BITS: u32 = 12;
 
+/// Partitions larger than this (only with very skewed values) are sorted in place by the standard
+/// library instead of with a radix scratch buffer, which would otherwise need to be as large as the
+/// partition: 1 Mi values keep the per-thread scratch at 8 MiB, inside the memory overhead budget.
+const MAX_RADIX_PARTITION: usize = 1 << 20;
+
 /// Sorts and deduplicates `data` in place using up to `threads` threads and returns the unique
 /// length: `data[..returned]` is then sorted and unique.
 ///
 /// One most-significant pass partitions the values by their top bits within the actual range
-/// (from the minimum to the maximum), then each partition is LSD radix-sorted while it fits the
-/// caches, the partitions shared between the threads. Partitions are disjoint ranges of values, so
-/// their concatenation is sorted and no merge is needed.
+/// (from the minimum to the maximum), each thread scattering its own slice. Then each partition is
+/// gathered, LSD radix-sorted while it fits the caches and deduplicated, the partitions shared
+/// between the threads. Partitions are disjoint ranges of values, so their concatenation is sorted
+/// and no merge is needed. Uses one scratch buffer as large as `data`.
 pub fn sort_unique(data: &mut [u64], threads: usize) -> usize {
     let n = data.len();
     if n < SMALL * 4 {
         data.sort_unstable();
         return dedup_sorted(data);
     }
-    let (min, max) = data
-        .iter()
-        .fold((u64::MAX, 0), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let threads = threads.max(1);
+    let slice_len = n.div_ceil(threads);
+    let (min, max) = std::thread::scope(|scope| {
+        let handles: Vec<_> = data
+            .chunks(slice_len)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .fold((u64::MAX, 0), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("sort thread panicked"))
+            .fold((u64::MAX, 0), |(lo, hi), (a, b)| (lo.min(a), hi.max(b)))
+    });
     let span_bits = 64 - (max - min).leading_zeros();
     let shift = span_bits.saturating_sub(MSD_BITS);
     let partitions = 1usize << span_bits.min(MSD_BITS);
-    let mut counts = vec![0usize; partitions];
-    for &v in data.iter() {
-        counts[((v - min) >> shift) as usize] += 1;
-    }
+    let partition_of = move |v: u64| ((v - min) >> shift) as usize;
+
+    // Each thread partitions its slice of `data` into the same span of `scratch`; `local[t][p]`
+    // is where partition `p` starts within thread `t`'s span, `local[t][partitions]` its end.
+    let mut scratch = vec![0u64; n];
+    let local: Vec<Vec<usize>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = data
+            .chunks(slice_len)
+            .zip(scratch.chunks_mut(slice_len))
+            .map(|(part, out)| {
+                scope.spawn(move || {
+                    let mut starts = vec![0usize; partitions + 1];
+                    for &v in part {
+                        starts[partition_of(v) + 1] += 1;
+                    }
+                    for p in 0..partitions {
+                        starts[p + 1] += starts[p];
+                    }
+                    let mut next = starts.clone();
+                    for &v in part {
+                        let p = partition_of(v);
+                        out[next[p]] = v;
+                        next[p] += 1;
+                    }
+                    starts
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("sort thread panicked"))
+            .collect()
+    });
+    // Where each partition starts once gathered, over all threads.
     let mut starts = Vec::with_capacity(partitions + 1);
     let mut sum = 0;
-    for &c in &counts {
+    for p in 0..partitions {
         starts.push(sum);
-        sum += c;
+        sum += local.iter().map(|l| l[p + 1] - l[p]).sum::<usize>();
     }
     starts.push(n);
-    let mut scratch = vec![0u64; n];
-    {
-        let mut next = starts.clone();
-        for &v in data.iter() {
-            let p = ((v - min) >> shift) as usize;
-            scratch[next[p]] = v;
-            next[p] += 1;
-        }
-    }
     // Cut the partitions into one contiguous group per thread with about as many values each.
-    let threads = threads.max(1);
     let mut cuts = vec![0usize];
     for t in 1..threads {
-        let target = n * t / threads;
-        let p = starts.partition_point(|&s| s < target).min(partitions);
+        let p = starts
+            .partition_point(|&s| s < n * t / threads)
+            .min(partitions);
         if p > *cuts.last().expect("non-empty") {
             cuts.push(p);
         }
     }
     cuts.push(partitions);
-    // Each thread sorts its partitions (in `scratch`, using the same span of `data` as the second
-    // buffer), then packs their unique values at the start of its span of `data`.
-    let mut uniques = Vec::with_capacity(cuts.len() - 1);
-    std::thread::scope(|scope| {
+    let scratch = &scratch;
+    let local = &local;
+    let starts_ref = &starts;
+    let uniques: Vec<(usize, usize)> = std::thread::scope(|scope| {
         let mut handles = Vec::new();
-        let mut data_rest: &mut [u64] = data;
-        let mut scratch_rest: &mut [u64] = &mut scratch;
-        let mut taken = 0;
+        let mut rest: &mut [u64] = data;
         for group in cuts.windows(2) {
             let (from, to) = (starts[group[0]], starts[group[1]]);
-            let (data_part, d_rest) = std::mem::take(&mut data_rest).split_at_mut(to - taken);
-            let (scratch_part, s_rest) = std::mem::take(&mut scratch_rest).split_at_mut(to - taken);
-            data_rest = d_rest;
-            scratch_rest = s_rest;
-            taken = to;
-            let bounds: Vec<usize> = starts[group[0]..=group[1]]
-                .iter()
-                .map(|s| s - from)
-                .collect();
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(to - from);
+            rest = tail;
+            let range = group[0]..group[1];
             handles.push((
                 from,
-                scope.spawn(move || sort_partitions(data_part, scratch_part, &bounds)),
+                scope.spawn(move || {
+                    sort_partitions(part, scratch, slice_len, local, starts_ref, range)
+                }),
             ));
         }
-        for (from, handle) in handles {
-            uniques.push((from, handle.join().expect("sort thread panicked")));
-        }
+        handles
+            .into_iter()
+            .map(|(from, h)| (from, h.join().expect("sort thread panicked")))
+            .collect()
     });
     let mut write = 0;
     for (from, unique) in uniques {
@@ -166,22 +202,43 @@ pub fn sort_unique(data: &mut [u64], threads: usize) -> usize {
     write
 }
 
-/// Sorts each partition `scratch[bounds[i]..bounds[i + 1]]` and packs the unique values of all of
-/// them, in order, at the start of `data`. Returns how many there are.
-fn sort_partitions(data: &mut [u64], scratch: &mut [u64], bounds: &[usize]) -> usize {
+/// Gathers, sorts and deduplicates the partitions in `range` into `out` (which starts where the
+/// first of them starts) and returns how many unique values `out` begins with.
+fn sort_partitions(
+    out: &mut [u64],
+    scratch: &[u64],
+    slice_len: usize,
+    local: &[Vec<usize>],
+    starts: &[usize],
+    range: std::ops::Range<usize>,
+) -> usize {
+    let base = starts[range.start];
+    let mut tmp: Vec<u64> = Vec::new();
     let mut write = 0;
     let mut last: Option<u64> = None;
-    for window in bounds.windows(2) {
-        let (a, b) = (window[0], window[1]);
+    for p in range {
+        let (a, b) = (starts[p] - base, starts[p + 1] - base);
         if a == b {
             continue;
         }
-        let part = &mut scratch[a..b];
-        radix_sort(part, &mut data[a..b]);
+        let mut at = a;
+        for (t, l) in local.iter().enumerate() {
+            let piece = &scratch[t * slice_len + l[p]..t * slice_len + l[p + 1]];
+            out[at..at + piece.len()].copy_from_slice(piece);
+            at += piece.len();
+        }
+        let part = &mut out[a..b];
+        if part.len() > MAX_RADIX_PARTITION {
+            part.sort_unstable();
+        } else {
+            tmp.resize(part.len(), 0);
+            radix_sort(part, &mut tmp);
+        }
         // `write <= a`: packing never overwrites a partition not yet sorted.
-        for &v in part.iter() {
+        for i in a..b {
+            let v = out[i];
             if last != Some(v) {
-                data[write] = v;
+                out[write] = v;
                 write += 1;
                 last = Some(v);
             }
