@@ -118,6 +118,27 @@ fn unreadable_file_is_an_error_or_skipped_with_lenient() {
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary.skipped_files.len(), 1);
     assert_eq!(summary.skipped_files[0].path, s(&info.files[2]));
+
+    // The skipped file was never checked, so apply refuses to copy it into a compliant copy.
+    let copy = tmp.path().join("copy");
+    let o = xcomply(&[
+        "apply",
+        "--manifest",
+        s(&out),
+        "--dataset",
+        s(&data),
+        "--out",
+        s(&copy),
+        "--geo-columns",
+        "geo_lat,geo_lon,place_id",
+    ]);
+    assert_eq!(o.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("skipped as unreadable") && stderr.contains(s(&info.files[2])),
+        "{stderr}"
+    );
+    assert!(!copy.exists());
 }
 
 #[test]

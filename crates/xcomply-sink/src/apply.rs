@@ -116,6 +116,7 @@ pub fn apply_paths(
     }
     // The summary written with the manifest, when present, says how many rows go.
     let summary_path = manifest_file.with_file_name(SUMMARY_FILE);
+    let mut joined: Option<JoinSummary> = None;
     if let Ok(bytes) = std::fs::read(&summary_path) {
         let s: JoinSummary = serde_json::from_slice(&bytes).map_err(|e| SinkError::Schema {
             path: summary_path.clone(),
@@ -131,6 +132,7 @@ pub fn apply_paths(
                 s.delete_rows
             )));
         }
+        joined = Some(s);
     }
     let scrubs: usize = edits.values().map(|e| e.scrub.len()).sum();
     if scrubs > 0 && options.geo_columns.is_empty() {
@@ -140,6 +142,26 @@ pub fn apply_paths(
     }
 
     let files = dataset::discover(dataset_inputs)?;
+    // A file the join skipped (`--lenient`) or never saw was not checked: copying it unchanged
+    // would put unchecked rows into a copy that claims to be compliant.
+    if let Some(s) = &joined {
+        let checked: std::collections::BTreeSet<&str> =
+            s.files.iter().map(|f| f.path.as_str()).collect();
+        if let Some(f) = files.iter().find(|f| !checked.contains(f.display.as_str())) {
+            let why = if s.skipped_files.iter().any(|k| k.path == f.display) {
+                "was skipped as unreadable by the join"
+            } else {
+                "was not part of the join"
+            };
+            return Err(SinkError::Schema {
+                path: f.path.clone(),
+                message: format!(
+                    "{why} ({}), so its rows were never checked; expected only files the join read",
+                    summary_path.display()
+                ),
+            });
+        }
+    }
     let known: BTreeMap<&str, &DatasetFile> =
         files.iter().map(|f| (f.display.as_str(), f)).collect();
     if let Some(missing) = edits.keys().find(|k| !known.contains_key(k.as_str())) {
@@ -577,6 +599,29 @@ mod tests {
             .to_string();
         assert!(err.contains("incomplete"), "{err}");
         assert!(!out.exists());
+        // A file added to the dataset after the join was never checked.
+        std::fs::write(
+            &sp,
+            serde_json::to_vec(&{
+                s.delete_rows -= 1;
+                s.clone()
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        let extra = data.join("date=2030-01-01").join("part-9.parquet");
+        std::fs::create_dir_all(extra.parent().unwrap()).unwrap();
+        std::fs::copy(data.join(spec.file_path(0)), &extra).unwrap();
+        let err = apply_paths(&m, std::slice::from_ref(&data), &out, &geo())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("part-9.parquet") && err.contains("was not part of the join"),
+            "{err}"
+        );
+        std::fs::remove_file(&extra).unwrap();
+        apply_paths(&m, std::slice::from_ref(&data), &out, &geo()).unwrap();
+        std::fs::remove_dir_all(&out).unwrap();
         let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
