@@ -31,8 +31,8 @@ def duckdb_manifest(con, data: Path, results: Path, cast: str):
             SELECT filename, file_row_number, TRY_CAST(id AS {cast}) AS id, TRY_CAST(author_id AS {cast}) AS author_id
             FROM read_parquet('{data}/**/*.parquet', filename = true, file_row_number = true, hive_partitioning = false)
         ),
-        p AS (SELECT id, CAST(reason AS VARCHAR) AS reason, redacted_at FROM read_parquet('{results}/*.parquet') WHERE job_type = 'tweets'),
-        u AS (SELECT id, CAST(reason AS VARCHAR) AS reason, redacted_at FROM read_parquet('{results}/*.parquet') WHERE job_type = 'users')
+        p AS (SELECT id, reason, redacted_at FROM read_parquet('{results}/*.parquet') WHERE job_type = 'tweets'),
+        u AS (SELECT id, reason, redacted_at FROM read_parquet('{results}/*.parquet') WHERE job_type = 'users')
         SELECT d.filename AS file_path, d.file_row_number AS pos, CAST(d.id AS BIGINT), CAST(d.author_id AS BIGINT),
                CASE WHEN p.reason = 'scrub_geo' AND u.id IS NULL THEN 'scrub_geo' ELSE 'delete' END AS action,
                p.reason AS tweet_reason, u.reason AS user_reason,
