@@ -25,6 +25,7 @@ directory of Parquet files sorted by (`file_path`, `pos`) across the files in na
 import argparse
 import json
 import os
+import sys
 from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -53,12 +54,16 @@ def as_id(col) -> "F.Column":
 
 
 def flagged(spark: SparkSession, results: str, job_type: str) -> DataFrame:
-    r = spark.read.parquet(results).where(F.col("job_type") == job_type)
-    r = r.select(
-        F.col("id").cast("bigint").alias("fid"),
-        F.col("reason").cast("string").alias("reason"),
-        F.col("redacted_at").alias("redacted_at"),
-    )
+    r = spark.read.parquet(results)
+    # The results contract, as Spark sees it without casts; anything else is not xcomply's output.
+    types = dict(r.dtypes)
+    expected = {"id": "bigint", "reason": "string", "redacted_at": "timestamp", "job_type": "string"}
+    wrong = {c: types.get(c) for c, t in expected.items() if types.get(c) != t}
+    if wrong:
+        sys.exit(f"{results}: columns {wrong} do not have the results types {expected}")
+    r = r.where(F.col("job_type") == job_type)
+    # No casts: results IDs are INT64 (Spark's bigint), reasons plain strings, times UTC timestamps.
+    r = r.select(F.col("id").alias("fid"), "reason", "redacted_at")
     # One row per ID: a reason other than scrub_geo first, then alphabetical; the latest redaction.
     w = Window.partitionBy("fid").orderBy((F.col("reason") == "scrub_geo").asc(), F.col("reason").asc())
     latest = Window.partitionBy("fid")
