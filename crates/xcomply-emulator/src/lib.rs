@@ -75,9 +75,12 @@
 //! 8. **Delivery object**: `Content-Type: text/plain`; stored as JSONL and served gzip-encoded
 //!    (`Content-Encoding: gzip`) only when the request accepts gzip. `Range` applies to the bytes
 //!    served (compressed or not); both representations are fixed files, so ranges are stable.
-//!    An all-compliant job yields a 0-byte object.
+//!    The gzip copy is written just after the job turns `complete` (so compression never slows
+//!    processing); a gzip download arriving earlier waits for it. An all-compliant job yields a
+//!    0-byte object.
 //! 9. **Simple PUT without `Content-Length`** (chunked): refused with 411
-//!    `MissingContentLength`; a body shorter than `Content-Length` stores nothing.
+//!    `MissingContentLength`; a request with neither `Content-Length` nor `Transfer-Encoding` is an
+//!    empty object, as HTTP framing says; a body shorter than `Content-Length` stores nothing.
 //! 10. **Resumable sessions** are authenticated by `upload_id` alone and live 7 days, even after the
 //!     15-minute URL expiry; an open session keeps its job `created` (not `expired`) meanwhile.
 //!     The final chunk answers 200. A non-final chunk under 256 KiB is refused with 400; a longer

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use xcomply_core::JobType;
@@ -14,16 +14,12 @@ use crate::state::{Phase, Shared};
 /// Read size: large enough that syscalls vanish from the profile at millions of IDs per second.
 const READ_CHUNK: usize = 1 << 20;
 
-/// Result lines are batched to this size before being written to both delivery files.
+/// Result lines are batched to this size before being written.
 const WRITE_BATCH: usize = 64 * 1024;
 
 /// The longest line accepted: 19 digits, a `\r` and generous slack. Longer lines are invalid IDs
 /// anyway; the bound keeps the carry-over buffer small.
 const MAX_LINE: usize = 4096;
-
-/// Batches waiting for the gzip thread: enough to absorb bursts of flagged IDs, small enough to
-/// bound memory at a few hundred kilobytes.
-const GZIP_QUEUE: usize = 4;
 
 /// Why processing failed; the message becomes the job's `error`.
 #[derive(Debug)]
@@ -78,17 +74,15 @@ pub struct ProcessSummary {
 }
 
 /// Streams `input` (one ID per line; blank lines are skipped) and writes one JSON line per
-/// flagged ID to `plain` and, gzip-compressed, to `gzip`: what the emulator does with an uploaded
-/// object, exposed for benchmarks.
+/// flagged ID to `output`: what the emulator does with an uploaded object, exposed for benchmarks.
 pub fn process_file(
     seed: u64,
     job_type: &JobType,
     rates: &OutcomeRates,
     input: &Path,
-    plain: &Path,
-    gzip: &Path,
+    output: &Path,
 ) -> Result<ProcessSummary, crate::EmulatorError> {
-    process(seed, job_type, rates, input, plain, gzip).map_err(|e| match e {
+    process(seed, job_type, rates, input, output).map_err(|e| match e {
         ProcessError::InvalidLine(line) => crate::EmulatorError::InvalidId {
             path: input.to_path_buf(),
             line,
@@ -105,38 +99,30 @@ fn process(
     job_type: &JobType,
     rates: &OutcomeRates,
     input: &Path,
-    plain: &Path,
-    gzip: &Path,
+    output: &Path,
 ) -> Result<ProcessSummary, ProcessError> {
     let t = Thresholds::new(seed, job_type, rates);
     let mut reader = File::open(input)?;
-    let mut plain_out = BufWriter::new(File::create(plain)?);
-    // The gzip copy is compressed on a second thread fed by a bounded channel (the bound keeps
-    // memory at a few batches), so compression overlaps with parsing and hashing.
-    let gz_file = File::create(gzip)?;
-    let (gz_send, gz_recv) = std::sync::mpsc::sync_channel::<String>(GZIP_QUEUE);
-    let gz_thread = std::thread::spawn(move || -> std::io::Result<()> {
-        let mut gz_out = flate2::write::GzEncoder::new(
-            BufWriter::new(gz_file),
-            // Fast compression: results are a few percent of the input, so the ratio matters
-            // less than keeping up with the parser.
-            flate2::Compression::fast(),
-        );
-        for batch in gz_recv {
-            gz_out.write_all(batch.as_bytes())?;
-        }
-        gz_out.finish()?.flush()
-    });
-    let result = parse_all(&t, &mut reader, &mut plain_out, &gz_send);
-    drop(gz_send);
-    let gz_result = gz_thread
-        .join()
-        .unwrap_or_else(|_| Err(std::io::Error::other("gzip thread panicked")));
-    let summary = result?;
-    gz_result?;
-    plain_out.flush()?;
+    let mut out = BufWriter::new(File::create(output)?);
+    let summary = parse_all(&t, &mut reader, &mut out)?;
     // No fsync: the objects only need to outlive the emulator process, not a machine crash.
+    out.flush()?;
     Ok(summary)
+}
+
+/// Writes the gzip representation of a delivery object. It runs after the job is `complete`, so
+/// compression never slows processing; a gzip download waits for it (see the storage routes).
+fn gzip_file(plain: &Path, gzip: &Path) -> std::io::Result<()> {
+    let temp = gzip.with_extension("part");
+    let mut enc = flate2::write::GzEncoder::new(
+        BufWriter::new(File::create(&temp)?),
+        // Fast compression: the object is served many times but compressed once per job, and
+        // level 1 already shrinks these repetitive lines about ninefold.
+        flate2::Compression::fast(),
+    );
+    std::io::copy(&mut File::open(plain)?, &mut enc)?;
+    enc.finish()?.flush()?;
+    std::fs::rename(temp, gzip)
 }
 
 /// The parsing loop of [`process`]: whole lines out of 1 MiB reads, result lines in batches.
@@ -144,13 +130,7 @@ fn parse_all(
     t: &Thresholds,
     reader: &mut File,
     plain_out: &mut BufWriter<File>,
-    gz_send: &std::sync::mpsc::SyncSender<String>,
 ) -> Result<ProcessSummary, ProcessError> {
-    let send = |batch: String| {
-        gz_send
-            .send(batch)
-            .map_err(|_| ProcessError::Io(std::io::Error::other("gzip thread stopped")))
-    };
     let mut buf = vec![0u8; READ_CHUNK + MAX_LINE];
     let mut carry = 0usize;
     let mut line_no = 0u64;
@@ -186,10 +166,7 @@ fn parse_all(
         }
         if out.len() >= WRITE_BATCH {
             plain_out.write_all(out.as_bytes())?;
-            send(std::mem::replace(
-                &mut out,
-                String::with_capacity(WRITE_BATCH + 1024),
-            ))?;
+            out.clear();
         }
         buf.copy_within(pos..filled, 0);
         carry = filled - pos;
@@ -198,7 +175,6 @@ fn parse_all(
         }
     }
     plain_out.write_all(out.as_bytes())?;
-    send(out)?;
     Ok(summary)
 }
 
@@ -232,22 +208,24 @@ pub(crate) async fn upload_finished(s: &Arc<Shared>, job_id: u64, file: &Path, s
     let shared = Arc::clone(s);
     tokio::task::spawn_blocking(move || {
         let plain = shared.delivery_path(job_id, false);
-        let gzip = shared.delivery_path(job_id, true);
-        let temp = |p: &PathBuf| p.with_extension("part");
+        let temp = plain.with_extension("part");
         let result = process(
             shared.config.seed,
             &job_type,
             &shared.config.outcomes,
             &submission,
-            &temp(&plain),
-            &temp(&gzip),
+            &temp,
         )
         .and_then(|summary| {
-            std::fs::rename(temp(&plain), &plain)?;
-            std::fs::rename(temp(&gzip), &gzip)?;
+            std::fs::rename(&temp, &plain)?;
             Ok(summary)
         });
         finish(&shared, job_id, &result);
+        if result.is_ok()
+            && let Err(e) = gzip_file(&plain, &shared.delivery_path(job_id, true))
+        {
+            tracing::warn!("emulator could not compress the results of job {job_id}: {e}");
+        }
     });
 }
 
@@ -306,7 +284,8 @@ mod tests {
         std::fs::write(&input, &text).unwrap();
         let (plain, gz) = (dir.path().join("out"), dir.path().join("out.gz"));
         let rates = OutcomeRates::default();
-        let summary = process(5, &JobType::Tweets, &rates, &input, &plain, &gz).unwrap();
+        let summary = process(5, &JobType::Tweets, &rates, &input, &plain).unwrap();
+        gzip_file(&plain, &gz).unwrap();
         let expected: String = ids
             .iter()
             .filter_map(|&id| crate::outcome(5, &JobType::Tweets, id, &rates))
@@ -322,7 +301,7 @@ mod tests {
         assert_eq!(unzipped, expected);
 
         std::fs::write(&input, "1\n\n2\r\nabc\n3").unwrap();
-        let err = process(5, &JobType::Tweets, &rates, &input, &plain, &gz).unwrap_err();
+        let err = process(5, &JobType::Tweets, &rates, &input, &plain).unwrap_err();
         assert!(matches!(err, ProcessError::InvalidLine(4)), "{err:?}");
         assert_eq!(err.job_error(), "Invalid ID on line 4 of the uploaded file");
     }

@@ -33,6 +33,13 @@ const WRITE_BUFFER: usize = 1024 * 1024;
 /// sent before it reaches the client.
 const FLUSH_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// How often a gzip download checks whether the compressed copy is ready.
+const GZIP_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// How long a gzip download waits for the compressed copy: level-1 gzip of even a 1 GB result
+/// takes well under this on a loaded machine.
+const GZIP_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The longest a signed URL may live (7 days), as in GCS V4.
 const MAX_EXPIRES_SECS: i64 = 604_800;
 
@@ -763,6 +770,18 @@ async fn download(
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
     let file_path = s.delivery_path(job_id, gzip);
+    if gzip {
+        // The gzip copy is written right after the job completes; wait for it rather than
+        // serving a different representation.
+        let mut waited = std::time::Duration::ZERO;
+        while !tokio::fs::try_exists(&file_path).await.unwrap_or(false) {
+            if waited >= GZIP_WAIT_LIMIT {
+                return internal(&std::io::Error::other("the gzip copy was never written"));
+            }
+            tokio::time::sleep(GZIP_POLL).await;
+            waited += GZIP_POLL;
+        }
+    }
     let mut file = match tokio::fs::File::open(&file_path).await {
         Ok(f) => f,
         Err(e) => return internal(&e),
