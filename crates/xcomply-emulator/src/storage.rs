@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use futures::StreamExt as _;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _, BufWriter};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use crate::config::RouteClass;
 use crate::server::ConnKill;
@@ -28,6 +28,10 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// Buffer of upload writes: a few syscalls per megabyte while memory stays bounded per upload.
 const WRITE_BUFFER: usize = 1024 * 1024;
+
+/// Received chunks waiting for the disk writer of one upload (hyper's chunks are at most a few
+/// tens of kilobytes, so this is about a megabyte at most).
+const WRITE_QUEUE: usize = 32;
 
 /// How long an injected download reset waits before breaking the connection, so that what was
 /// sent before it reaches the client.
@@ -340,17 +344,39 @@ enum BodyEnd {
     Io(std::io::Error),
 }
 
-/// Streams a request body into `file`, skipping its first `skip` bytes; returns the bytes written
-/// and how it ended. `reset_after` fires an injected reset once that many bytes arrived.
+/// Streams a request body into `file`, skipping its first `skip` bytes; returns the bytes received,
+/// the bytes written and how it ended. `reset_after` fires an injected reset once that
+/// many bytes arrived.
+///
+/// Disk writes run on a blocking thread fed through a bounded channel, so receiving the next
+/// chunk from the socket overlaps with writing the previous one; the bound caps the memory of one
+/// upload at `WRITE_QUEUE` chunks plus the write buffer.
 async fn stream_body(
     body: Body,
     file: tokio::fs::File,
     mut skip: u64,
     reset_after: Option<u64>,
-) -> (u64, u64, BodyEnd, tokio::fs::File) {
-    let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+) -> (u64, u64, BodyEnd) {
+    let file = file.into_std().await;
+    let (send, mut recv) = tokio::sync::mpsc::channel::<bytes::Bytes>(WRITE_QUEUE);
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+        let mut written = 0u64;
+        let mut result = Ok(());
+        while let Some(chunk) = recv.blocking_recv() {
+            if let Err(e) = std::io::Write::write_all(&mut out, &chunk) {
+                result = Err(e);
+                break;
+            }
+            written += chunk.len() as u64;
+        }
+        (
+            result.and_then(|()| std::io::Write::flush(&mut out)),
+            written,
+        )
+    });
     let mut stream = body.into_data_stream();
-    let (mut received, mut written) = (0u64, 0u64);
+    let mut received = 0u64;
     let end = loop {
         match stream.next().await {
             None => break BodyEnd::Complete,
@@ -365,22 +391,31 @@ async fn stream_body(
                 }
                 let drop_n = skip.min(chunk.len() as u64);
                 skip -= drop_n;
-                let data = &chunk[drop_n as usize..];
-                if let Err(e) = out.write_all(data).await {
-                    break BodyEnd::Io(e);
+                let data = chunk.slice(drop_n as usize..);
+                // A closed channel means the writer failed; its error is reported below.
+                if !data.is_empty() && send.send(data).await.is_err() {
+                    break BodyEnd::Complete;
                 }
-                written += data.len() as u64;
                 if reset_after.is_some_and(|l| received >= l) {
                     break BodyEnd::Reset;
                 }
             }
         }
     };
-    let end = match (end, out.flush().await) {
-        (BodyEnd::Complete | BodyEnd::Reset | BodyEnd::Disconnected, Err(e)) => BodyEnd::Io(e),
-        (end, _) => end,
+    drop(send);
+    let (result, written) = writer.await.unwrap_or_else(|e| {
+        (
+            Err(std::io::Error::other(format!(
+                "the upload writer failed: {e}"
+            ))),
+            0,
+        )
+    });
+    let end = match result {
+        Err(e) => BodyEnd::Io(e),
+        Ok(()) => end,
     };
-    (received, written, end, out.into_inner())
+    (received, written, end)
 }
 
 fn internal(e: &std::io::Error) -> Response {
@@ -407,8 +442,7 @@ async fn simple_upload(s: &Arc<Shared>, job_id: u64, req: Request, plan: FaultPl
         Err(e) => return internal(&e),
     };
     let reset_after = plan.reset_at.map(|f| (len as f64 * f) as u64);
-    let (received, _, end, file) = stream_body(req.into_body(), file, 0, reset_after).await;
-    drop(file);
+    let (received, _, end) = stream_body(req.into_body(), file, 0, reset_after).await;
     s.lock().stats.uploads.entry(job_id).or_default().bytes += received;
     match end {
         BodyEnd::Complete if received == len => {}
@@ -731,7 +765,7 @@ async fn write_chunk(
     f.seek(SeekFrom::Start(persisted)).await?;
     let skip = persisted - first;
     let reset_after = plan.reset_at.map(|x| (len as f64 * x) as u64);
-    let (received, written, end, f) = stream_body(body, f, skip, reset_after).await;
+    let (received, written, end) = stream_body(body, f, skip, reset_after).await;
     let end_offset = persisted + written;
     let keep = if is_final && matches!(end, BodyEnd::Complete) && received == len {
         end_offset
@@ -743,7 +777,12 @@ async fn write_chunk(
     } else {
         end
     };
-    f.set_len(keep).await?;
+    tokio::fs::OpenOptions::new()
+        .write(true)
+        .open(file)
+        .await?
+        .set_len(keep)
+        .await?;
     Ok((received, end, keep))
 }
 
