@@ -628,3 +628,20 @@ fn bad_parquet_values_name_file_row_and_column() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn a_corrupt_compressed_input_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("ids.txt.zst");
+    let text: String = (0..100_000u64).map(|n| n.to_string() + "\n").collect();
+    let compressed = zstd::encode_all(text.as_bytes(), 1).unwrap();
+    std::fs::write(&path, &compressed[..compressed.len() / 2]).unwrap();
+    let out = tmp.path().join("out");
+    let err = shard(&[path.display().to_string()], &options(&out)).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("reading {}: ", path.display())),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+}
