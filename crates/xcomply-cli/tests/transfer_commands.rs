@@ -9,9 +9,8 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use xcomply_core::{ComplianceJob, JobListResponse, JobResponse, JobStatus, JobType};
@@ -218,6 +217,44 @@ impl Harness {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Spawns `download --wait` (in `args`) and returns once it has read the job and polled it
+    /// once, both times seeing it unfinished, while it still runs.
+    fn spawn_waiting(&self, args: &[&str]) -> Child {
+        let gets = || {
+            self.emulator
+                .stats()
+                .requests
+                .get("GET /2/compliance/jobs/:id")
+                .copied()
+                .unwrap_or(0)
+        };
+        let before = gets();
+        let mut child = self
+            .command(args, Token::Valid)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while gets() < before + 2 {
+            assert!(
+                start.elapsed() < JOB_DEADLINE,
+                "download --wait never polled"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "download --wait ended early"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The next poll is seconds away (the CLI's shortest polling interval is 6 s).
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "download --wait did not wait"
+        );
+        child
     }
 
     /// The object the emulator stored for a job's upload. The emulator keeps it as
@@ -465,6 +502,13 @@ fn jobs_create_get_list_cancel() {
     assert_eq!(count, 2);
     assert_eq!(jobs[0].id, second.id, "newest first");
 
+    // `expired` is a status but not a filter the API accepts; either way it is a usage error.
+    h.fails(
+        &["jobs", "list", "--type", "tweets", "--status", "expired"],
+        Token::Valid,
+        2,
+        &["expired", "created"],
+    );
     // A status the API does not know is a usage error before any request.
     h.fails(
         &["jobs", "list", "--type", "tweets", "--status", "done"],
@@ -658,7 +702,7 @@ fn resumable_uploads_by_job_and_by_url_store_the_file_and_deliver_its_results() 
 
 /// `download --wait` polls until the job completes: the emulated clock is frozen and processing
 /// takes an emulated hour, so the job completes only when the test moves the clock, after the
-/// command has seen it `in_progress`.
+/// command has seen it `in_progress`. Ctrl-C ends the wait.
 #[test]
 fn download_wait_polls_until_the_job_completes() {
     let h = Harness::new(
@@ -684,53 +728,28 @@ fn download_wait_polls_until_the_job_completes() {
     );
     assert!(!out.exists());
 
-    let gets = || {
-        h.emulator
-            .stats()
-            .requests
-            .get("GET /2/compliance/jobs/:id")
-            .copied()
-            .unwrap_or(0)
-    };
-    let before = gets();
+    // Ctrl-C while waiting stops the wait with exit 130 and writes nothing.
     let args = ["download", "--job", &id, "--wait", "--out", out_arg];
-    let mut child = h
-        .command(&args, Token::Valid)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let child = h.spawn_waiting(&args);
+    let signalled = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
         .unwrap();
-    // The command reads the job and then polls it at once; both see `in_progress`.
-    let start = Instant::now();
-    while gets() < before + 2 {
-        assert!(
-            start.elapsed() < JOB_DEADLINE,
-            "download --wait never polled"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "download --wait ended early"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(signalled.success());
+    let run = h.record(&args, &child.wait_with_output().unwrap());
+    assert_eq!(run.code, Some(130), "{}", run.describe());
     assert!(
-        child.try_wait().unwrap().is_none(),
-        "download --wait did not wait"
+        run.stderr
+            .contains(&format!("waiting for job {id} was cancelled")),
+        "{}",
+        run.describe()
     );
+    assert!(!out.exists());
+
+    // The job completes only when the clock moves, after the command has started waiting.
+    let child = h.spawn_waiting(&args);
     h.emulator.advance(Duration::from_secs(3600));
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let output = Output {
-        stderr: stderr.into_bytes(),
-        ..output
-    };
-    let run = h.record(&args, &output);
+    let run = h.record(&args, &child.wait_with_output().unwrap());
     assert_eq!(run.code, Some(0), "{}", run.describe());
     assert!(
         run.stderr.contains(&format!("job {id} is complete")),
