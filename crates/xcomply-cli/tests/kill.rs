@@ -2,7 +2,8 @@
 //! trial), then re-run to the end. Every trial must end with a manifest byte-identical to an
 //! uninterrupted run's, and the emulator must never have stored a second upload for any job (a
 //! job's upload is what starts its processing, so a second one would be a duplicate upload of a
-//! shard whose job was in progress).
+//! shard whose job was in progress). In one trial in four, `state.json` is also deleted after the
+//! last kill, so the resumed run must find its own jobs by listing them and adopt them.
 //!
 //! `XCOMPLY_KILL_TRIALS` sets the number of trials (10 by default, what CI runs) and
 //! `XCOMPLY_KILL_SEED` the seed of the kill moments (7 by default); `scripts/kill-test` runs
@@ -21,6 +22,8 @@ use xcomply_sink::synth::{self, DatasetSpec};
 const DEFAULT_TRIALS: u64 = 10;
 /// Kills per trial at most; each is followed by a re-run.
 const MAX_KILLS: u64 = 3;
+/// Hash domain of the choice to delete `state.json` after the kills.
+const LOSE_STATE: u64 = 1_000;
 /// A resumed run of this small dataset takes about a second; a minute means it hangs.
 const RESUME_LIMIT: Duration = Duration::from_secs(60);
 
@@ -121,8 +124,8 @@ fn kill_9_at_random_moments_then_resume_gives_identical_manifests() {
         let kills = 1 + hash3(seed, trial, 0) % MAX_KILLS;
         for k in 0..kills {
             let mut child = command(&emulator, &dataset, &out).spawn().unwrap();
-            // Anywhere from the start to a little past a whole run's duration.
-            let at = run_time.mul_f64(1.2 * unit_interval(hash3(seed, trial, k + 1)));
+            // Anywhere from the start to near the end of a whole run (resumed runs are shorter).
+            let at = run_time.mul_f64(0.9 * unit_interval(hash3(seed, trial, k + 1)));
             std::thread::sleep(at);
             child.kill().unwrap();
             let status = child.wait().unwrap();
@@ -132,6 +135,10 @@ fn kill_9_at_random_moments_then_resume_gives_identical_manifests() {
                 phases(&out)
             };
             *histogram.entry(phase).or_default() += 1;
+        }
+        if hash3(seed, trial, LOSE_STATE).is_multiple_of(4) {
+            let _ = std::fs::remove_file(out.join("state.json"));
+            *histogram.entry("state.json lost".into()).or_default() += 1;
         }
         let mut child = command(&emulator, &dataset, &out)
             .arg("-v")
