@@ -693,11 +693,12 @@ async fn create<S: Stages>(
                 j.name
                     .as_deref()
                     .and_then(|n| state::parse_job_name(&run_id, &shard.job_type, n))
-                    .is_some()
+                    == Some(shard.index)
             }) {
-                // One of this run's replaced jobs (an expired upload window the API has not
-                // closed yet) still holds the slot: cancel it again and retry after a pause. The
-                // API closes such a job by itself 15 minutes after its creation at the latest.
+                // This shard's replaced job (an expired upload window the API has not closed
+                // yet; `adopt_for` took any other job of the shard) still holds the slot: cancel
+                // it again and retry after a pause. The API closes such a job by itself 15
+                // minutes after its creation at the latest.
                 if let Err(e) = ctx.stages.cancel_job(own.id).await {
                     tracing::debug!("cancelling job {}: {e}", own.id);
                 }

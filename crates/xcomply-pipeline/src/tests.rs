@@ -660,3 +660,23 @@ async fn status_of_the_state_file_never_shows_secrets() {
     let shown = format!("{state:?}");
     assert!(!shown.contains("Signature=s"), "{shown}");
 }
+
+#[tokio::test]
+async fn a_foreign_unfinished_job_is_reported_not_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::new(20, 0, 20));
+    let foreign = fake
+        .create_job(&JobType::Tweets, "someone-else-00001", false)
+        .await
+        .unwrap();
+    let err = run(&fake, config(dir.path())).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Api, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("another unfinished tweets job {}", foreign.id)),
+        "{message}"
+    );
+    assert!(message.contains("xcomply jobs cancel"), "{message}");
+    let s = fake.server.lock().unwrap();
+    assert_eq!(s.jobs[&foreign.id.0].job.status, JobStatus::Created);
+}
