@@ -35,7 +35,12 @@ impl BearerToken {
     /// Reads the token from `X_BEARER_TOKEN`.
     pub fn from_env() -> Result<BearerToken, ClientError> {
         match std::env::var(TOKEN_ENV) {
-            Ok(v) => BearerToken::new(v),
+            Ok(v) => BearerToken::new(v).map_err(|e| match e {
+                ClientError::Config(detail) => {
+                    ClientError::Config(format!("{TOKEN_ENV}: {detail}"))
+                }
+                other => other,
+            }),
             Err(std::env::VarError::NotPresent) => Err(ClientError::Config(format!(
                 "no bearer token: set {TOKEN_ENV} or pass a token file"
             ))),

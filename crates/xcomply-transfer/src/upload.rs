@@ -296,19 +296,31 @@ impl Transfers {
                     let persisted = persisted_range(&resp, op, url)?;
                     if persisted > offset {
                         failures = 0;
-                    } else if persisted == offset && offset < end {
-                        // Storage kept nothing of a chunk it acknowledged: count it as a failure
-                        // so that a server that never advances cannot loop forever.
+                    } else {
+                        // Storage kept nothing of a chunk it acknowledged, or did not finish an
+                        // upload whose bytes it all holds (the empty final request of a 0-byte
+                        // file, or of a file whose last chunk was persisted without an answer).
+                        // Count it as a failure and back off, so that a server that never
+                        // advances cannot make this loop spin.
                         failures += 1;
                         if failures > self.config.retry.max_retries {
+                            let detail = if offset == total {
+                                format!(
+                                    "storage holds all {total} bytes but did not finish the upload \
+                                     after {failures} requests"
+                                )
+                            } else {
+                                format!(
+                                    "storage persisted nothing past byte {offset} after {failures} chunks"
+                                )
+                            };
                             return Err(TransferError::Protocol {
                                 op,
                                 url: url.redacted(),
-                                detail: format!(
-                                    "storage persisted nothing past byte {offset} after {failures} chunks"
-                                ),
+                                detail,
                             });
                         }
+                        tokio::time::sleep(self.config.retry.backoff(failures)).await;
                     }
                     if persisted >= total && total > 0 {
                         // Everything is stored but the final answer was not seen: ask again.

@@ -91,7 +91,9 @@ pub fn run(args: Args, _ctx: &Ctx) -> anyhow::Result<()> {
             status: Some(s), ..
         } => {
             let parsed = JobStatus::parse(s);
-            if !parsed.is_known() {
+            // `expired` is listed in unfiltered results but is not an allowed filter value in any
+            // version of the API, so it is refused here instead of spending a request on a 400.
+            if !parsed.is_known() || parsed == JobStatus::Expired {
                 return Err(coded(
                     Code::Usage,
                     anyhow::anyhow!(
