@@ -35,14 +35,6 @@ impl From<TypeArg> for JobType {
     }
 }
 
-/// The error of a subcommand that is not built yet: a clear message and a non-zero exit.
-pub fn not_implemented(command: &str) -> anyhow::Result<()> {
-    Err(crate::exit::coded(
-        crate::exit::Code::Failure,
-        anyhow::anyhow!("`xcomply {command}` is not implemented yet in this version"),
-    ))
-}
-
 /// The bearer token: from `--token-file` when given, else from X_BEARER_TOKEN. The token is never
 /// echoed; a missing or unusable one exits with the credentials code.
 pub fn load_token(api: &ApiArgs) -> anyhow::Result<xcomply_client::BearerToken> {
