@@ -163,6 +163,8 @@ def test_error_bodies_match_the_problem_schemas(emu):
     check_problem(emu.call("DELETE", "/2/compliance/jobs/1446017776678801409"), 404, "about:blank")
     check_ok(emu.call("POST", "/2/compliance/jobs", {"type": "tweets"}), "/2/compliance/jobs", "post")
     check_problem(emu.call("POST", "/2/compliance/jobs", {"type": "tweets"}), 409, "conflict")
+    check_problem(emu.call("PUT", "/2/compliance/jobs"), 405, "about:blank")
+    check_problem(emu.call("GET", "/2/compliance/nothing"), 404, "about:blank")
 
 
 def test_rate_limit_and_injected_errors_match_the_problem_schemas():

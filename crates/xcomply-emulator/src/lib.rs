@@ -28,8 +28,9 @@
 //! - [`app`]`(config) -> Router` for in-process use; [`run`]`(listener, config, shutdown)` to
 //!   serve a bound listener.
 //! - [`Emulator::start`]`(config)` binds `127.0.0.1:0` and gives [`Emulator::base_url`],
-//!   [`Emulator::token`], [`Emulator::advance`], [`Emulator::stats`],
-//!   [`Emulator::uploads_for`], [`Emulator::set_faults`] and [`Emulator::shutdown`].
+//!   [`Emulator::token`], [`Emulator::advance`], [`Emulator::now_ms`], [`Emulator::stats`]
+//!   (requests per route, uploads per job, injected faults), [`Emulator::uploads_for`],
+//!   [`Emulator::jobs`], [`Emulator::set_faults`] and [`Emulator::shutdown`].
 //! - [`outcome`]`(seed, job_type, id, rates)` and [`process_file`] (the processing step alone,
 //!   for benchmarks).
 //!
