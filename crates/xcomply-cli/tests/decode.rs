@@ -133,6 +133,11 @@ fn a_bad_line_fails_with_its_position_and_exit_code_4() {
         stderr.contains("expected a decimal ID, found `12O4`"),
         "{stderr}"
     );
+    assert_eq!(
+        stderr.matches("12O4").count(),
+        1,
+        "the cause is printed once: {stderr}"
+    );
     assert!(!out.exists(), "no output after a failed decode");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -154,6 +159,24 @@ fn lenient_mode_writes_rejects_next_to_the_output() {
         serde_json::from_str(std::fs::read_to_string(&rejects).unwrap().trim()).unwrap();
     assert_eq!(line["line"], 2);
     assert!(line["raw"].as_str().unwrap().contains("12O4"));
+}
+
+#[test]
+fn a_truncated_gzip_download_is_an_input_error() {
+    let plain = std::fs::read(MESSY).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.parquet");
+    let run = decode("-", "users", &out, &[], Some(&gz[..gz.len() / 2]));
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("decoding <stdin>: reading the results input: "),
+        "{stderr}"
+    );
+    assert!(!out.exists());
 }
 
 #[test]

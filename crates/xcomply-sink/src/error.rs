@@ -41,13 +41,20 @@ pub enum SinkError {
         /// What is wrong, e.g. "column `author_id` not found".
         message: String,
     },
-    /// A results line could not be decoded (strict mode).
-    #[error("decoding results into {}: {source}", path.display())]
+    /// A results line could not be decoded (strict mode). The message holds the line's error,
+    /// so it is not also chained as a source (which would print it twice).
+    #[error("decoding results into {}: {error}", path.display())]
     Decode {
         /// The results file being written.
         path: PathBuf,
         /// The bad line, with line number and byte offset.
-        #[source]
-        source: xcomply_jsonl::JsonlError,
+        error: xcomply_jsonl::JsonlError,
+    },
+    /// Reading the results input failed (a broken pipe, a corrupt or truncated gzip stream).
+    /// The input is a reader without a name; callers add it.
+    #[error("reading the results input: {error}")]
+    ReadInput {
+        /// The cause, kept in the message rather than chained so that it prints once.
+        error: std::io::Error,
     },
 }

@@ -570,9 +570,9 @@ fn decode_into(
         lenient,
         ..DecoderOptions::default()
     });
-    let decode_err = |source| SinkError::Decode {
+    let decode_err = |error| SinkError::Decode {
         path: out.to_path_buf(),
-        source,
+        error,
     };
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
@@ -580,12 +580,7 @@ fn decode_into(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(SinkError::Io {
-                    path: PathBuf::from("<input>"),
-                    source,
-                });
-            }
+            Err(error) => return Err(SinkError::ReadInput { error }),
         };
         let mut off = 0;
         while off < n {

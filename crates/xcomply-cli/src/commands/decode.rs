@@ -115,7 +115,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let reader = decompressed(raw, &name).map_err(|e| coded(Code::Input, e))?;
     let summary = decode_reader(reader, &job_type, job_id, &out, lenient).map_err(|err| {
         let code = match &err {
-            SinkError::Decode { .. } | SinkError::Io { .. } => Code::Input,
+            SinkError::Decode { .. } | SinkError::ReadInput { .. } | SinkError::Io { .. } => {
+                Code::Input
+            }
             _ => Code::Failure,
         };
         coded(
