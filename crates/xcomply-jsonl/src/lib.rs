@@ -14,9 +14,14 @@
 //! bad IDs and timestamps and a truncated last line with line number and byte offset. Strict
 //! mode stops at the first bad line; lenient mode hands bad lines to the caller as [`Reject`]s.
 //!
-//! Ordinary lines (ASCII strings without escapes) go through a hand-written parser; any other
-//! line goes through simd-json with reused buffers. Neither allocates per record: the only
-//! allocations are per batch (and per unknown dictionary value or reject).
+//! Lines are parsed by the first of three parsers that accepts them: lines in the API's own
+//! layout (fixed key order, no spaces, plain ASCII strings) are matched in place, which also
+//! finds the line's end; other lines with plain ASCII strings and string or `null` values go
+//! through a small hand-written JSON parser; everything else (escapes, non-ASCII, numbers,
+//! nested values, invalid JSON) goes through simd-json with reused buffers, on a padded private
+//! copy of the line, so `decode` takes `&[u8]` and never rewrites the caller's bytes (a reject's
+//! raw line stays as received). Tests check that all paths agree. None allocates per record:
+//! the only allocations are per batch (and per unknown dictionary value or reject).
 //!
 //! It deliberately does no IO (no files, sockets or decompression), knows nothing of jobs (the
 //! caller adds `job_id` and `job_type`) and does not deduplicate IDs.
