@@ -15,7 +15,7 @@ use crate::output::Ctx;
 
 /// Run a local emulator of X's batch compliance API and its signed-URL storage.
 ///
-/// Prints its base URL and bearer token on start (`base_url: …` and `token: …` lines on stdout)
+/// Prints its base URL and bearer token on start ("base_url: …" and "token: …" lines on stdout)
 /// and runs until Ctrl-C, then removes its data directory. Point any xcomply command at it with
 /// --api-base and the printed token in X_BEARER_TOKEN.
 ///
@@ -24,7 +24,7 @@ use crate::output::Ctx;
 ///   xcomply emulator --addr 127.0.0.1:0 --processing-delay 30s --processing-rate 1000000
 ///   xcomply emulator --fault-500 0.05 --fault-reset 0.02 --fault-on upload,download
 ///
-/// Quick start against it with curl:
+/// Quick start against it with curl (BASE and TOKEN as printed):
 ///   curl -X POST "$BASE/2/compliance/jobs" -H "Authorization: Bearer $TOKEN" \
 ///        -H 'Content-Type: application/json' -d '{"type": "tweets"}'
 #[derive(Debug, clap::Args)]
