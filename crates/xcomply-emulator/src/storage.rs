@@ -646,7 +646,12 @@ async fn session_put(
             let len = session.persisted;
             return stored(len);
         }
-        if let Some(ContentRange::Query { .. }) = range {
+        // `bytes */N` is a status query, except when storage already holds exactly N bytes: then
+        // it is the empty final request that finishes an upload whose size was unknown until now
+        // (or a 0-byte object), as GCS treats it.
+        if let Some(ContentRange::Query { total }) = range
+            && total != Some(session.persisted)
+        {
             return incomplete(session.persisted);
         }
         if session.busy {
@@ -657,11 +662,14 @@ async fn session_put(
                 "",
             );
         }
+        // A status query carries no body, so it may come without Content-Length.
+        let len = len.or(matches!(range, Some(ContentRange::Query { .. })).then_some(0));
         let Some(len) = len else {
             return missing_length();
         };
         let (first, last, total) = match range {
             Some(ContentRange::Chunk { first, last, total }) => (first, last, total),
+            Some(ContentRange::Query { total: Some(t) }) => (t, t.saturating_sub(1), Some(t)),
             // No Content-Range: the whole object in one request.
             _ if len == 0 => (0, 0, Some(0)),
             _ => (0, len - 1, Some(len)),

@@ -298,6 +298,38 @@ async fn resumable_upload_continues_from_several_interruption_offsets() {
     }
 }
 
+/// A 0-byte file and a file of exactly one chunk both finish with one session: the empty final
+/// request carries the total, and storage that holds it all completes the upload.
+#[tokio::test]
+async fn resumable_upload_of_an_empty_file_and_of_an_exact_chunk() {
+    let emulator = Emulator::start(config()).await.unwrap();
+    let client = client(&emulator);
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, b"").unwrap();
+    let exact = dir.path().join("exact.txt");
+    let line = format!("{}\n", "1".repeat(15));
+    let bytes = line.repeat(RESUMABLE_ALIGN as usize / line.len());
+    assert_eq!(bytes.len() as u64, RESUMABLE_ALIGN);
+    std::fs::write(&exact, &bytes).unwrap();
+    for (job_type, path, want) in [
+        (JobType::Tweets, &empty, Vec::new()),
+        (JobType::Users, &exact, bytes.into_bytes()),
+    ] {
+        let job = client.create_job(&job_type, None, true).await.unwrap();
+        let report = tokio::time::timeout(
+            Duration::from_secs(30),
+            transfers().upload_resumable(&job.upload_url, path, &Progress::none()),
+        )
+        .await
+        .expect("the upload must not spin")
+        .unwrap();
+        assert_eq!(report.bytes, want.len() as u64);
+        assert_eq!(stored(&emulator, &job), want);
+        assert_eq!(emulator.uploads_for(job.id.0).completed, 1);
+    }
+}
+
 #[tokio::test]
 async fn resumable_upload_survives_resets_mid_chunk() {
     let emulator = Emulator::start(config().with_seed(11)).await.unwrap();

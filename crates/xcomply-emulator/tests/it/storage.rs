@@ -306,6 +306,53 @@ async fn resumable_upload_in_chunks() {
     assert_eq!((stats.sessions, stats.completed), (1, 1));
 }
 
+/// An upload whose chunks were all sent with an unknown total (`*`) is finished by the empty
+/// request `bytes */N` once storage holds N bytes, and a 0-byte object by `bytes */0`; any
+/// other `bytes */N` stays a status query.
+#[tokio::test]
+async fn an_empty_final_request_finishes_a_complete_upload() {
+    let emu = start(frozen()).await;
+    let api = Api::new(&emu);
+    let ids = post_ids(100_000);
+    let mut data = lines(&ids).into_bytes();
+    let chunk = CHUNK_ALIGN as usize;
+    data.truncate(chunk);
+    // The truncated file must still be whole lines, so end it at the last newline and pad with
+    // one more ID line of the right length.
+    let cut = data.iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    data.truncate(cut);
+    let pad = chunk - data.len();
+    data.extend(std::iter::repeat_n(b'1', pad - 1));
+    data.push(b'\n');
+    assert_eq!(data.len(), chunk);
+
+    let job = api
+        .create_ok(json!({"type": "tweets", "resumable": true}))
+        .await;
+    let session = start_session(&api, &s(&job["upload_url"])).await;
+    let r = put_chunk(&api, &session, &data, 0, None).await.unwrap();
+    assert_eq!(r.status(), 308);
+    // A query with a different total does not finish anything.
+    assert_eq!(
+        status(&api, &session, &(chunk + 1).to_string()).await,
+        (308, Some(format!("bytes=0-{}", chunk - 1)))
+    );
+    assert_eq!(status(&api, &session, &chunk.to_string()).await.0, 200);
+    assert_eq!(api.wait_done(&s(&job["id"])).await["status"], "complete");
+    let stats = emu.uploads_for(s(&job["id"]).parse().unwrap());
+    assert_eq!(stats.completed, 1);
+
+    // A 0-byte object.
+    let job = api
+        .create_ok(json!({"type": "users", "resumable": true}))
+        .await;
+    let session = start_session(&api, &s(&job["upload_url"])).await;
+    assert_eq!(status(&api, &session, "*").await, (308, None));
+    assert_eq!(status(&api, &session, "0").await.0, 200);
+    let stats = emu.uploads_for(s(&job["id"]).parse().unwrap());
+    assert_eq!(stats.completed, 1);
+}
+
 #[tokio::test]
 async fn resumable_upload_survives_resets_at_several_offsets() {
     let emu = start(frozen().with_seed(9)).await;
