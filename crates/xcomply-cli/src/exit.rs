@@ -48,7 +48,7 @@ pub struct Coded {
 
 impl fmt::Display for Coded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#}", self.error)
+        f.write_str(&message(&self.error))
     }
 }
 
@@ -91,8 +91,56 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     match code_of(err) {
         None => ExitCode::SUCCESS,
         Some(code) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(err));
             ExitCode::from(code as u8)
         }
+    }
+}
+
+/// The error and its causes joined by `: `, each cause printed once. Library errors often repeat
+/// their source in their own message (`{path}: {source}`) and also report it as `source()`;
+/// anyhow's `{:#}` would then print it twice.
+pub fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "ids.txt: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn causes_are_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = anyhow::Error::new(Outer(io)).context("cannot shard");
+        assert_eq!(message(&err), "cannot shard: ids.txt: no such file");
+        let coded = coded(Code::Input, err);
+        assert_eq!(message(&coded), "cannot shard: ids.txt: no such file");
+        assert_eq!(code_of(&coded), Some(Code::Input));
     }
 }
