@@ -483,7 +483,7 @@ fn an_ids_file_runs_through_resumable_uploads_without_a_join() {
         .map(|i| 1_500_000_000_000_000_000 + i * 7_919)
         .collect();
     let file = setup.out("users.txt");
-    let lines: String = ids.iter().map(|i| format!("{i}\n")).collect();
+    let lines: String = ids.iter().map(|i| i.to_string() + "\n").collect();
     std::fs::write(&file, lines).unwrap();
     let out = setup.out("ids-run");
     let output = Command::new(env!("CARGO_BIN_EXE_xcomply"))

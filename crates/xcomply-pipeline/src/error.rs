@@ -56,14 +56,14 @@ impl std::error::Error for StageError {}
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
-    /// Reading or writing a file of the run directory failed.
-    #[error("{}: {source}", path.display())]
+    /// Reading or writing a file of the run directory failed. The cause is part of the message
+    /// rather than a `source`, so that a cause chain printed whole does not repeat it.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// `state.json` or `run.json` cannot be used.
     #[error("{}: {message}", path.display())]
@@ -82,14 +82,13 @@ pub enum PipelineError {
         /// The lock file.
         path: PathBuf,
     },
-    /// A stage failed for good.
-    #[error("{context}: {source}")]
+    /// A stage failed for good. As with `Io`, the cause is in the message, not a `source`.
+    #[error("{context}: {error}")]
     Stage {
         /// Where: the job type, shard and job, e.g. "tweets shard 3/8 (job 1446017776678801409)".
         context: String,
         /// The cause.
-        #[source]
-        source: StageError,
+        error: StageError,
     },
     /// The run was interrupted (Ctrl-C); the state on disk is consistent.
     #[error("interrupted")]
@@ -120,7 +119,7 @@ impl PipelineError {
             | PipelineError::State { .. }
             | PipelineError::Locked { .. } => ErrorClass::Input,
             PipelineError::Interrupted => ErrorClass::Interrupted,
-            PipelineError::Stage { source, .. } => match source.kind {
+            PipelineError::Stage { error, .. } => match error.kind {
                 StageErrorKind::Credentials => ErrorClass::Credentials,
                 StageErrorKind::Input => ErrorClass::Input,
                 StageErrorKind::Api
@@ -132,17 +131,17 @@ impl PipelineError {
         }
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> PipelineError {
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> PipelineError {
         PipelineError::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 
-    pub(crate) fn stage(context: impl Into<String>, source: StageError) -> PipelineError {
+    pub(crate) fn stage(context: impl Into<String>, error: StageError) -> PipelineError {
         PipelineError::Stage {
             context: context.into(),
-            source,
+            error,
         }
     }
 }

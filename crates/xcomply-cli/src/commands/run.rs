@@ -247,7 +247,7 @@ async fn execute_async(plan: Plan, ctx: &Ctx) -> Result<RunSummary, PipelineErro
     let transfers =
         Transfers::new(TransferConfig::default()).map_err(|e| PipelineError::Stage {
             context: "starting the transfer client".into(),
-            source: xcomply_pipeline::StageError::new(
+            error: xcomply_pipeline::StageError::new(
                 xcomply_pipeline::StageErrorKind::Other,
                 e.to_string(),
             ),
@@ -266,7 +266,7 @@ async fn execute_async(plan: Plan, ctx: &Ctx) -> Result<RunSummary, PipelineErro
     };
     let client = Client::new(ClientConfig::new(base, token)).map_err(|e| PipelineError::Stage {
         context: "configuring the API client".into(),
-        source: xcomply_pipeline::StageError::new(
+        error: xcomply_pipeline::StageError::new(
             xcomply_pipeline::StageErrorKind::Credentials,
             e.to_string(),
         ),
@@ -282,7 +282,7 @@ async fn execute_async(plan: Plan, ctx: &Ctx) -> Result<RunSummary, PipelineErro
 fn other(context: &str, e: &dyn std::fmt::Display) -> PipelineError {
     PipelineError::Stage {
         context: context.into(),
-        source: xcomply_pipeline::StageError::new(
+        error: xcomply_pipeline::StageError::new(
             xcomply_pipeline::StageErrorKind::Other,
             e.to_string(),
         ),
