@@ -34,6 +34,7 @@ use crate::output::Ctx;
 /// Examples:
 ///   X_BEARER_TOKEN=… xcomply run --dataset data/ --out run1
 ///   xcomply run --emulator --dataset data/ --out run1
+///   xcomply run --emulator --emulator-fault-rate 0.1 --dataset data/ --out run1
 ///   xcomply run --ids ids.txt --type users --out run2 --no-join
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
@@ -72,6 +73,21 @@ pub struct Args {
     /// Seed of the in-process emulator's answers (with --emulator).
     #[arg(long, value_name = "N", default_value_t = 42, requires = "emulator")]
     pub emulator_seed: u64,
+
+    /// Processing speed of the in-process emulator in IDs per second (with --emulator); 0
+    /// processes every job at once.
+    #[arg(
+        long,
+        value_name = "IDS_PER_SEC",
+        default_value_t = 0.0,
+        requires = "emulator"
+    )]
+    pub emulator_processing_rate: f64,
+
+    /// Probability of each injected fault (500 answers, connection resets, truncated downloads)
+    /// on every request to the in-process emulator (with --emulator), to watch the retries work.
+    #[arg(long, value_name = "P", default_value_t = 0.0, requires = "emulator")]
+    pub emulator_fault_rate: f64,
 
     /// Use the resumable upload protocol (for very large shards or flaky links).
     #[arg(long)]
@@ -139,8 +155,32 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         memory_limit: xcomply_shard::DEFAULT_MEMORY_LIMIT,
     };
     let api = if args.emulator {
+        let (rate, fault) = (args.emulator_processing_rate, args.emulator_fault_rate);
+        if !(rate.is_finite() && rate >= 0.0) {
+            return Err(coded(
+                Code::Usage,
+                anyhow::anyhow!("--emulator-processing-rate `{rate}`: expected a number ≥ 0"),
+            ));
+        }
+        if !(0.0..=1.0).contains(&fault) {
+            return Err(coded(
+                Code::Usage,
+                anyhow::anyhow!(
+                    "--emulator-fault-rate `{fault}`: expected a probability from 0 to 1"
+                ),
+            ));
+        }
+        let faults = xcomply_emulator::FaultRates {
+            server_error: fault,
+            reset: fault,
+            truncate: fault,
+            ..xcomply_emulator::FaultRates::default()
+        };
         Api::Emulator(Box::new(
-            xcomply_emulator::Config::default().with_seed(args.emulator_seed),
+            xcomply_emulator::Config::default()
+                .with_seed(args.emulator_seed)
+                .with_processing(Duration::ZERO, (rate > 0.0).then_some(rate))
+                .with_faults(xcomply_emulator::Faults::uniform(&faults)),
         ))
     } else {
         let token = super::common::load_token(&args.api)?;
