@@ -522,3 +522,26 @@ fn an_ids_file_runs_through_resumable_uploads_without_a_join() {
         "{stats:?}"
     );
 }
+
+#[test]
+fn results_lost_after_the_download_window_get_a_new_job() {
+    let setup = Setup::new(Config::default());
+    let out = setup.out("run");
+    let output = setup.run(&out, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let reference = manifest_bytes(&out);
+    let old_job = shards(&state(&out))[0]["job"]["id"].clone();
+
+    // A week and a day later the results file of tweets shard 1 is gone: its download URL has
+    // expired too, so only a new job can bring the results back.
+    std::fs::remove_file(out.join("results/tweets-00001.parquet")).unwrap();
+    setup.emulator().advance(Duration::from_secs(8 * 24 * 3600));
+    let jobs_before = setup.emulator().stats().jobs_created;
+    let output = setup.run(&out, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(setup.emulator().stats().jobs_created, jobs_before + 1);
+    let shard = &shards(&state(&out))[0];
+    assert_ne!(shard["job"]["id"], old_job);
+    assert_eq!(shard["phase"], "results_written");
+    assert!(manifest_bytes(&out) == reference, "the manifest changed");
+}
