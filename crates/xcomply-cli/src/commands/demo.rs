@@ -23,7 +23,7 @@ const DEMO_IDS_PER_JOB: u64 = 10_000;
 /// Run the whole pipeline on a small generated dataset against a local emulator.
 ///
 /// Generates a synthetic dataset of posts (several Parquet files with realistic snowflake IDs and
-/// authors), starts the emulator in-process, runs `xcomply run` on it with shards small enough to
+/// authors), starts the emulator in-process, runs xcomply run on it with shards small enough to
 /// need several jobs per type, and prints the summary and a DuckDB query to inspect the manifest.
 /// Needs no token and no network. Re-running it on the same --out resumes (or, when finished,
 /// just prints the summary again).

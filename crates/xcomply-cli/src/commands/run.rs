@@ -24,12 +24,12 @@ use crate::output::Ctx;
 /// Extracts post IDs and author IDs from the dataset, deduplicates and shards them, runs one
 /// compliance job at a time per type (tweets and users side by side), downloads and decodes the
 /// results, and joins them against the dataset into delete manifests. All state is kept in
-/// `--out`; re-running the same command resumes where it stopped (after Ctrl-C, a crash or a
+/// --out; re-running the same command resumes where it stopped (after Ctrl-C, a crash or a
 /// reboot), without uploading a shard whose job is already being processed.
 ///
 /// Output in --out: shards/ (IDs per job), results/ (one Parquet file per job),
 /// manifests/manifest.parquet and manifests/summary.json, state.json (mode 0600: it holds the
-/// jobs' signed URLs). `xcomply status --out DIR` shows progress from another terminal.
+/// jobs' signed URLs). xcomply status --out DIR shows progress from another terminal.
 ///
 /// Examples:
 ///   X_BEARER_TOKEN=… xcomply run --dataset data/ --out run1
@@ -37,7 +37,7 @@ use crate::output::Ctx;
 ///   xcomply run --emulator --emulator-fault-rate 0.1 --dataset data/ --out run1
 ///   xcomply run --ids ids.txt --type users --out run2 --no-join
 #[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, after_help = crate::exit::EXIT_CODES_HELP)]
 pub struct Args {
     /// Parquet dataset: files, directories (searched recursively, hive partitions allowed) or globs.
     #[arg(long, value_name = "PATH", num_args = 1..)]

@@ -11,7 +11,7 @@ use crate::output::Ctx;
 
 /// Show what a run directory has done and what is pending.
 ///
-/// Reads `state.json` in the run directory (it does not contact the API) and prints each shard's
+/// Reads state.json in the run directory (it does not contact the API) and prints each shard's
 /// job, status and results.
 ///
 /// Example:
@@ -19,7 +19,7 @@ use crate::output::Ctx;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// The run directory given to `xcomply run --out`.
+    /// The run directory given to xcomply run --out.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
