@@ -240,6 +240,13 @@ fn parse_block(block: &[u8], lenient: bool) -> Parsed {
     let mut i = 0;
     while i < n {
         line += 1;
+        if let Some((value, len)) = swar_line(block, i)
+            && let Some(id) = Id::new(value)
+        {
+            ids.push(id);
+            i += len;
+            continue;
+        }
         let start = i;
         let mut value: u64 = 0;
         while i < n {
@@ -288,6 +295,91 @@ fn parse_block(block: &[u8], lenient: bool) -> Parsed {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Loads eight bytes with the first in the lowest byte.
+#[inline]
+fn load8(block: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(block[at..at + 8].try_into().expect("eight bytes"))
+}
+
+/// How many of the eight bytes of `word`, from the first, are ASCII digits (0 to 8).
+#[inline]
+fn leading_digits(word: u64) -> usize {
+    // XOR with '0' maps digits to 0..=9; any other byte has a high nibble or a low nibble of 10
+    // or more, which `+ 6` carries into the high nibble. Low nibble + 6 never carries past its
+    // byte, so the bytes do not disturb each other.
+    let t = word ^ (0x30 * ONES);
+    let bad = ((t & (0xF0 * ONES)) | ((t & (0x0F * ONES)) + 0x06 * ONES)) & (0xF0 * ONES);
+    (bad.trailing_zeros() / 8) as usize
+}
+
+/// The value of eight ASCII digits, first digit in the lowest byte (the classic SWAR reduction:
+/// pairs, then quads, then the whole).
+#[inline]
+fn eight_digits(word: u64) -> u64 {
+    let v = word - 0x30 * ONES;
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let lo = (v & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32));
+    let hi = ((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32));
+    lo.wrapping_add(hi) >> 32
+}
+
+/// The value of the first `k` (1 to 8) digits of `word`: the digits are moved to the top and
+/// the freed low bytes filled with `'0'`, which as leading zeros do not change the value.
+#[inline]
+fn first_digits(word: u64, k: usize) -> u64 {
+    if k == 8 {
+        return eight_digits(word);
+    }
+    let shift = 8 * (8 - k) as u32;
+    eight_digits((word << shift) | ((0x30 * ONES) >> (64 - shift)))
+}
+
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// The fast path of a line: 1 to 19 digits then `\n`, read eight bytes at a time. Returns the
+/// value and the bytes consumed with the newline, or `None` for anything else (other bytes, a
+/// line too close to the block's end to load whole words), left to the careful path.
+#[inline]
+fn swar_line(block: &[u8], at: usize) -> Option<(u64, usize)> {
+    if at + 24 > block.len() {
+        return None;
+    }
+    let w1 = load8(block, at);
+    let k1 = leading_digits(w1);
+    if k1 < 8 {
+        return (k1 > 0 && block[at + k1] == b'\n').then(|| (first_digits(w1, k1), k1 + 1));
+    }
+    let w2 = load8(block, at + 8);
+    let k2 = leading_digits(w2);
+    if k2 < 8 {
+        return (block[at + 8 + k2] == b'\n').then(|| {
+            let low = if k2 == 0 { 0 } else { first_digits(w2, k2) };
+            (eight_digits(w1) * POW10[k2] + low, 9 + k2)
+        });
+    }
+    let w3 = load8(block, at + 16);
+    let k3 = leading_digits(w3);
+    // At most 19 digits: 16 so far and up to 3 more, so the value cannot overflow a u64.
+    if k3 > 3 || block[at + 16 + k3] != b'\n' {
+        return None;
+    }
+    let high = eight_digits(w1) * 100_000_000 + eight_digits(w2);
+    let low = if k3 == 0 { 0 } else { first_digits(w3, k3) };
+    Some((high * POW10[k3] + low, 17 + k3))
+}
+
 /// Strips the spaces, tabs and `\r` that editors and Windows line endings leave around an ID.
 fn trim(mut bytes: &[u8]) -> &[u8] {
     while let [b' ' | b'\t' | b'\r', rest @ ..] = bytes {
@@ -297,4 +389,48 @@ fn trim(mut bytes: &[u8]) -> &[u8] {
         bytes = rest;
     }
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The plain reading of a line: digits up to a newline, or nothing.
+    fn naive_line(block: &[u8], at: usize) -> Option<(u64, usize)> {
+        let end = at + block[at..].iter().position(|&b| b == b'\n')?;
+        let line = &block[at..end];
+        if line.is_empty() || line.len() > 19 || !line.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some((
+            std::str::from_utf8(line).ok()?.parse().ok()?,
+            line.len() + 1,
+        ))
+    }
+
+    proptest! {
+        #[test]
+        fn swar_agrees_with_the_plain_reading(text in "[0-9]{0,21}[\n \r:/a]?[0-9\n]{0,30}", at in 0usize..4) {
+            let mut block = text.into_bytes();
+            block.resize(block.len().max(at + 1) + 24, b'\n');
+            prop_assert!(at + 24 <= block.len());
+            prop_assert_eq!(swar_line(&block, at), naive_line(&block, at));
+        }
+    }
+
+    #[test]
+    fn swar_reads_every_length() {
+        for digits in 1..=19usize {
+            let text = "9876543210123456789"[..digits].to_owned() + "\n";
+            let mut block = text.clone().into_bytes();
+            block.resize(40, b'x');
+            assert_eq!(
+                swar_line(&block, 0),
+                Some((text.trim_end().parse().unwrap(), digits + 1)),
+                "{digits}"
+            );
+        }
+        assert_eq!(swar_line(&[b'1'; 40], 0), None);
+    }
 }
