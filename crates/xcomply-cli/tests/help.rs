@@ -21,8 +21,14 @@ fn every_subcommand_has_help_with_an_example() {
         let out = xcomply(&[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help failed");
         let text = String::from_utf8(out.stdout).unwrap();
-        assert!(text.contains("Example"), "{sub} --help has no example:\n{text}");
-        assert!(!text.contains("secret-token-must-not-show"), "{sub} --help shows the token");
+        assert!(
+            text.contains("Example"),
+            "{sub} --help has no example:\n{text}"
+        );
+        assert!(
+            !text.contains("secret-token-must-not-show"),
+            "{sub} --help shows the token"
+        );
     }
 }
 
@@ -32,7 +38,10 @@ fn top_level_help_lists_commands_and_exit_codes() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     for sub in SUBCOMMANDS {
-        assert!(text.contains(&format!("  {sub} ")), "{sub} missing from --help");
+        assert!(
+            text.contains(&format!("  {sub} ")),
+            "{sub} missing from --help"
+        );
     }
     assert!(text.contains("Exit codes:"));
     assert!(text.contains("130"));
