@@ -415,7 +415,9 @@ fn merge_heap(
         .collect();
     let mut batch = Vec::with_capacity(BATCH);
     let mut last: Option<u64> = None;
-    while let Some(Reverse((value, n))) = heap.pop() {
+    // The smallest head is replaced in place (one sift-down) rather than popped and pushed.
+    while let Some(mut top) = heap.peek_mut() {
+        let Reverse((value, n)) = *top;
         if last != Some(value) {
             batch.push(value);
             last = Some(value);
@@ -434,8 +436,11 @@ fn merge_heap(
                 }
             }
         }
-        if let Some(next) = head(source) {
-            heap.push(Reverse((next, n)));
+        match head(source) {
+            Some(next) => *top = Reverse((next, n)),
+            None => {
+                std::collections::binary_heap::PeekMut::pop(top);
+            }
         }
     }
     out(&batch)
