@@ -195,7 +195,11 @@ fn read_blocks(
             block.resize(start + room, 0);
             let n = match reader.read(&mut block[start..]) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    // A signal interrupted the read; nothing was read, so try again.
+                    block.truncate(start);
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             block.truncate(start + n);

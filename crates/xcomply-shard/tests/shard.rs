@@ -645,3 +645,65 @@ fn a_corrupt_compressed_input_is_named() {
     );
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
 }
+
+/// A reader that hands out a few bytes at a time, like a pipe.
+struct Trickle {
+    data: Vec<u8>,
+    at: usize,
+    step: usize,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.step = self.step % 7_919 + 1_013;
+        let n = buf.len().min(self.step).min(self.data.len() - self.at);
+        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[derive(Default)]
+struct Collect(Vec<u64>, u64);
+
+impl xcomply_shard::IdSink for Collect {
+    fn push_ids(&mut self, ids: &[xcomply_core::Id]) -> Result<(), ShardError> {
+        self.0.extend(ids.iter().map(|id| id.get()));
+        Ok(())
+    }
+    fn push_invalid(&mut self, _: &xcomply_shard::Reject) -> Result<(), ShardError> {
+        self.1 += 1;
+        Ok(())
+    }
+    fn push_nulls(&mut self, _: u64) {}
+}
+
+#[test]
+fn blocks_join_lines_split_anywhere_in_order() {
+    // Several 2 MiB blocks of mixed line shapes, read a few bytes at a time: every ID arrives
+    // once, in input order, and the bad lines are counted.
+    let mut text = Vec::new();
+    let mut expected = Vec::new();
+    for n in 0..400_000u64 {
+        let id = xcomply_core::seeded::mix64(n) >> (n % 64).max(1);
+        match n % 5 {
+            0 => write!(text, "{id}\r\n").unwrap(),
+            1 => write!(text, "  {id} \n\n").unwrap(),
+            2 => writeln!(text, "{id:019}").unwrap(),
+            3 => writeln!(text, "x{id}").unwrap(),
+            _ => writeln!(text, "{id}").unwrap(),
+        }
+        if n % 5 != 3 {
+            expected.push(id);
+        }
+    }
+    let reader = Box::new(Trickle {
+        data: text,
+        at: 0,
+        step: 1,
+    });
+    let mut sink = Collect::default();
+    xcomply_shard::read_text_from("pipe", reader, true, 2, &mut sink).unwrap();
+    assert_eq!(sink.0, expected);
+    assert_eq!(sink.1, 80_000);
+}
