@@ -11,12 +11,16 @@ use crate::output::Ctx;
 
 /// Extract, validate, deduplicate and split IDs into job files.
 ///
-/// Reads IDs from text files (one per line; gzip and zstd detected by content; `-` for stdin) or
-/// from a column of Parquet files, directories and globs. Writes `{type}-00001.txt`, … in ascending
-/// order, each with at most --max-ids-per-job unique IDs, and `manifest.json` with counts and
-/// sha256 sums. Memory stays under --memory-limit: past it, IDs spill to temporary files.
+/// Reads IDs from text files (one per line; gzip and zstd detected by content; - for stdin) or
+/// from a column of Parquet files, directories (recursive, hive partitions) and globs. Writes
+/// {type}-00001.txt, … in ascending order, each with at most --max-ids-per-job unique IDs, and
+/// manifest.json with each shard's count, min, max, bytes and sha256 and the totals read, valid,
+/// invalid, nulls and duplicates. Every file is written under a temporary name and renamed when
+/// complete. Past --memory-limit, sorted runs spill to a temporary directory inside --out
+/// (removed at the end, also on error); the process stays within the limit plus about 64 MiB.
+/// Output bytes do not depend on the memory limit, the input order or how the input is split.
 ///
-/// Lines may have surrounding spaces, `\r\n` endings and a UTF-8 BOM; blank lines are skipped.
+/// Lines may have surrounding spaces, CRLF endings and a UTF-8 BOM; blank lines are skipped.
 /// The first invalid value stops the command with its file:line, unless --lenient, which writes
 /// every invalid value with its file:line to rejects.txt in the output directory.
 ///
@@ -27,7 +31,7 @@ use crate::output::Ctx;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Inputs: text files, `-` for stdin, or Parquet files, directories and globs (with --column).
+    /// Inputs: text files, - for stdin, or Parquet files, directories and globs (with --column).
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
 
@@ -35,11 +39,12 @@ pub struct Args {
     #[arg(long = "type", value_enum)]
     pub r#type: TypeArg,
 
-    /// Output directory; refused if it exists, unless --force.
+    /// Output directory; refused if it exists and is not empty, unless --force.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
-    /// Column to read from Parquet inputs (int64, uint64 or decimal strings; nulls are skipped).
+    /// Column to read from Parquet inputs (int64, uint64, int32, uint32 or decimal strings; nulls
+    /// are skipped and counted).
     #[arg(long, value_name = "NAME")]
     pub column: Option<String>,
 
@@ -47,7 +52,7 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     pub max_ids_per_job: u64,
 
-    /// Most bytes per shard file, besides --max-ids-per-job.
+    /// Most bytes per shard file, besides --max-ids-per-job, e.g. 200MiB.
     #[arg(long, value_name = "SIZE")]
     pub max_bytes_per_job: Option<String>,
 
