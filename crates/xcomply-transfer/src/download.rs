@@ -18,12 +18,12 @@ use reqwest::header::{
 };
 use reqwest::{Response, StatusCode};
 use tokio_util::io::{ReaderStream, StreamReader};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 use xcomply_core::SignedUrl;
 
 use crate::error::{TransferError, TransferOp};
 use crate::progress::{Progress, Tracker};
-use crate::transfers::{Transfers, retryable, storage_error, transport};
+use crate::transfers::{Transfers, retryable, storage_error, transport, warn_retry};
 
 /// Decoded bytes per item of the stream. 256 KiB amortises per-item costs in the decoder
 /// downstream while keeping memory small.
@@ -160,9 +160,13 @@ impl Raw {
             }
             let wait = self.transfers.config.retry.backoff(self.failures);
             self.failures += 1;
-            warn!(
-                "download interrupted at byte {}: {cause}; resuming in {wait:.1?}",
-                self.received
+            warn_retry(
+                &cause,
+                TransferOp::Download,
+                &format!("interrupted at byte {}; resuming there", self.received),
+                wait,
+                self.failures - 1,
+                self.transfers.config.retry.max_retries,
             );
             tokio::time::sleep(wait).await;
             match self
@@ -281,7 +285,14 @@ impl Transfers {
                 return Err(err);
             }
             let wait = self.config.retry.backoff(retries);
-            warn!("{err}; retrying in {wait:.1?}");
+            warn_retry(
+                &err,
+                op,
+                "retrying",
+                wait,
+                retries,
+                self.config.retry.max_retries,
+            );
             retries += 1;
             tokio::time::sleep(wait).await;
         }

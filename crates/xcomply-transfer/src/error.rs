@@ -180,6 +180,34 @@ pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     out
 }
 
+/// The message of the deepest source of an error (the OS error of a refused connection), which
+/// is the part a person can act on; `None` when the error has no source.
+fn innermost(err: &dyn std::error::Error) -> Option<String> {
+    let mut last = None;
+    let mut next = err.source();
+    while let Some(e) = next {
+        last = Some(e.to_string());
+        next = e.source();
+    }
+    last
+}
+
+/// `host[:port]/path` of a URL, without scheme and query string: where a transfer went, short
+/// enough for a one-line warning and free of signatures whatever the URL holds.
+pub fn host_and_path(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or("");
+            match u.port() {
+                Some(port) => format!("{host}:{port}{}", u.path()),
+                None => format!("{host}{}", u.path()),
+            }
+        }
+        // Not a URL (never the case for a signed URL): keep what precedes any query string.
+        Err(_) => url.split(['?', '#']).next().unwrap_or("").to_owned(),
+    }
+}
+
 /// "after 1 try in 0.2s" / "after 6 tries in 31.0s".
 pub(crate) fn tries_in(retries: u32, elapsed: Duration) -> String {
     let tries = retries + 1;
@@ -229,6 +257,48 @@ fn storage_message(
 }
 
 impl TransferError {
+    /// What happened, in a few words, for a one-line retry warning: `http 503 (ServiceUnavailable)`,
+    /// `connection failed: Connection refused (os error 111)`. Never holds the URL.
+    pub fn brief(&self) -> String {
+        match self {
+            TransferError::Storage { status, gcs, .. } => match gcs {
+                Some(g) => format!("http {status} ({})", g.code),
+                None => format!("http {status}"),
+            },
+            TransferError::Transport { cause, .. } => {
+                let what = if cause.is_timeout() {
+                    "timed out"
+                } else if cause.is_connect() {
+                    "connection failed"
+                } else {
+                    "connection broken"
+                };
+                match innermost(cause) {
+                    Some(root) => format!("{what}: {root}"),
+                    None => what.to_owned(),
+                }
+            }
+            TransferError::Expired { .. } => "the URL expired".to_owned(),
+            TransferError::Protocol { detail, .. } | TransferError::Config(detail) => {
+                detail.clone()
+            }
+            TransferError::Io { action, cause, .. } => format!("cannot {action} the file: {cause}"),
+            TransferError::Decode { cause, .. } => format!("corrupt gzip: {cause}"),
+        }
+    }
+
+    /// The redacted URL the transfer went to, when there is one.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            TransferError::Expired { url, .. }
+            | TransferError::Storage { url, .. }
+            | TransferError::Transport { url, .. }
+            | TransferError::Protocol { url, .. }
+            | TransferError::Decode { url, .. } => Some(url),
+            TransferError::Io { .. } | TransferError::Config(_) => None,
+        }
+    }
+
     /// Whether the signed URL has expired.
     pub fn is_expired(&self) -> bool {
         matches!(self, TransferError::Expired { .. })
@@ -300,6 +370,30 @@ mod tests {
         let sig = GcsError::parse("<Error><Code>SignatureDoesNotMatch</Code><Message>Access denied.</Message><StringToSign>GOOG4 &amp;</StringToSign></Error>").unwrap();
         assert_eq!(sig.details, None);
         assert_eq!(sig.expired_at(), None);
+    }
+
+    #[test]
+    fn briefs_are_short_and_hold_no_url() {
+        let url = "http://127.0.0.1:4000/bucket/tweets/123?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=REDACTED";
+        assert_eq!(host_and_path(url), "127.0.0.1:4000/bucket/tweets/123");
+        assert_eq!(
+            host_and_path("https://storage.googleapis.com/b/o?upload_id=REDACTED"),
+            "storage.googleapis.com/b/o"
+        );
+        let err = TransferError::Storage {
+            op: TransferOp::Upload,
+            url: url.into(),
+            status: 503,
+            gcs: GcsError::parse(
+                "<Error><Code>ServiceUnavailable</Code><Message>busy</Message></Error>",
+            )
+            .map(Box::new),
+            body: None,
+            retries: 2,
+            elapsed: Duration::from_secs(1),
+        };
+        assert_eq!(err.brief(), "http 503 (ServiceUnavailable)");
+        assert_eq!(err.url(), Some(url));
     }
 
     #[test]

@@ -183,3 +183,27 @@ pub(crate) fn retryable(err: &TransferError) -> bool {
         _ => false,
     }
 }
+
+/// Logs a failed try that will be repeated: one short line at warn level (operation, host and
+/// object path, what happened, what happens next), and the whole error, with its redacted URL,
+/// at debug level. `next` says what happens next ("re-sending the file").
+pub(crate) fn warn_retry(
+    err: &TransferError,
+    op: TransferOp,
+    next: &str,
+    wait: Duration,
+    retry: u32,
+    max: u32,
+) {
+    let target = err
+        .url()
+        .map(crate::error::host_and_path)
+        .unwrap_or_default();
+    tracing::warn!(
+        "{op} to {target}: {}; {next} in {:.1}s (retry {} of {max})",
+        err.brief(),
+        wait.as_secs_f64(),
+        retry + 1
+    );
+    tracing::debug!("{op} failed, retrying: {err}");
+}

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 use xcomply_core::SignedUrl;
 
 use crate::body::file_body;
 use crate::error::{TransferError, TransferOp};
 use crate::progress::Progress;
-use crate::transfers::{Transfers, retryable, storage_error, transport};
+use crate::transfers::{Transfers, retryable, storage_error, transport, warn_retry};
 
 /// The content type X signs into every upload URL. It must be sent exactly: no charset.
 pub const UPLOAD_CONTENT_TYPE: &str = "text/plain";
@@ -110,7 +110,14 @@ impl Transfers {
                 return Err(err);
             }
             let wait = self.config.retry.backoff(retries);
-            warn!("{err}; re-sending in {wait:.1?}");
+            warn_retry(
+                &err,
+                op,
+                "re-sending the file",
+                wait,
+                retries,
+                self.config.retry.max_retries,
+            );
             retries += 1;
             tokio::time::sleep(wait).await;
         }
@@ -160,7 +167,14 @@ impl Transfers {
                 return Err(err);
             }
             let wait = self.config.retry.backoff(retries);
-            warn!("{err}; retrying in {wait:.1?}");
+            warn_retry(
+                &err,
+                op,
+                "retrying",
+                wait,
+                retries,
+                self.config.retry.max_retries,
+            );
             retries += 1;
             tokio::time::sleep(wait).await;
         }
@@ -197,7 +211,14 @@ impl Transfers {
                 return Err(err);
             }
             let wait = self.config.retry.backoff(retries);
-            warn!("status query: {err}; retrying in {wait:.1?}");
+            warn_retry(
+                &err,
+                op,
+                "asking again what storage holds",
+                wait,
+                retries,
+                self.config.retry.max_retries,
+            );
             retries += 1;
             tokio::time::sleep(wait).await;
         }
@@ -343,7 +364,14 @@ impl Transfers {
                 return Err(err);
             }
             let wait = self.config.retry.backoff(failures);
-            warn!("chunk at byte {offset}: {err}; asking storage what it holds in {wait:.1?}");
+            warn_retry(
+                &err,
+                op,
+                &format!("the chunk at byte {offset} failed; asking storage what it holds"),
+                wait,
+                failures,
+                self.config.retry.max_retries,
+            );
             failures += 1;
             retries += 1;
             tokio::time::sleep(wait).await;
