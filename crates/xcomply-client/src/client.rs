@@ -443,11 +443,16 @@ impl Client {
                 return Err(err);
             }
             let wait = after.unwrap_or_else(|| policy.backoff(retries));
+            // One short line by default; the whole error (its URL-free chain) at debug level.
             warn!(
-                endpoint = governor.endpoint,
-                retry = retries + 1,
-                "{err}; retrying in {wait:.1?}"
+                "{op}: {}; retrying {} in {:.1}s (retry {} of {})",
+                brief(&err),
+                governor.endpoint,
+                wait.as_secs_f64(),
+                retries + 1,
+                policy.max_retries
             );
+            debug!(endpoint = governor.endpoint, "{err}");
             retries += 1;
             tokio::time::sleep(wait).await;
         }
@@ -480,6 +485,34 @@ impl Client {
 
 /// A transport error with its URL removed (API URLs hold no secret, but one rule for every
 /// error is easier to keep).
+/// What went wrong, in a few words, for a one-line retry warning: `http 503 Service
+/// Unavailable`, `connection failed: Connection refused (os error 111)`.
+fn brief(err: &ClientError) -> String {
+    match err {
+        ClientError::Api(failure) => match failure.problem.as_ref().map(|p| p.title.as_str()) {
+            Some(title) => format!("http {} {title}", failure.status),
+            None => format!("http {}", failure.status),
+        },
+        ClientError::Transport { cause, .. } => {
+            let what = if cause.is_timeout() {
+                "timed out"
+            } else if cause.is_connect() {
+                "connection failed"
+            } else {
+                "connection broken"
+            };
+            let mut root = None;
+            let mut next = std::error::Error::source(cause);
+            while let Some(e) = next {
+                root = Some(e.to_string());
+                next = e.source();
+            }
+            root.map_or_else(|| what.to_owned(), |r| format!("{what}: {r}"))
+        }
+        other => other.to_string(),
+    }
+}
+
 fn transport(op: &Operation, e: reqwest::Error, retries: u32, start: Instant) -> ClientError {
     ClientError::Transport {
         operation: op.clone(),

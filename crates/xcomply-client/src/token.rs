@@ -50,8 +50,21 @@ impl BearerToken {
         }
     }
 
-    /// Reads the token from a file holding it on one line.
+    /// Reads the token from a file holding it on one line. On Unix, a file that its group or
+    /// other users may read is accepted with one warning (per process) to restrict it to 0600;
+    /// the token itself is never shown.
     pub fn from_file(path: &Path) -> Result<BearerToken, ClientError> {
+        if let Some(mode) = loose_mode(path) {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "the token file {} is readable by its group or other users (mode {mode:04o}); \
+                     restrict it with `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                );
+            });
+        }
         let text = std::fs::read_to_string(path).map_err(|e| {
             ClientError::Config(format!(
                 "cannot read the token file {}: {e}",
@@ -65,6 +78,21 @@ impl BearerToken {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// The permission bits of a token file that grants its group or others any access, `None` when
+/// it is private (or on platforms without Unix permissions, or when the file cannot be read, which
+/// reading it reports).
+#[cfg(unix)]
+fn loose_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn loose_mode(_path: &Path) -> Option<u32> {
+    None
 }
 
 impl fmt::Debug for BearerToken {
@@ -98,6 +126,24 @@ mod tests {
         let err = BearerToken::new("abc def").unwrap_err().to_string();
         assert!(err.contains("at byte 3"), "{err}");
         assert!(!err.contains("abc"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn loose_token_file_modes_are_detected() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "tok123\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(loose_mode(&path), Some(0o644));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert_eq!(loose_mode(&path), Some(0o640));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(loose_mode(&path), None);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert_eq!(loose_mode(&path), None);
+        assert_eq!(BearerToken::from_file(&path).unwrap().expose(), "tok123");
     }
 
     #[test]
