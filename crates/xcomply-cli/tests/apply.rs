@@ -122,3 +122,96 @@ fn copy_without_flagged_rows_and_refuses_a_non_empty_output() {
     assert_eq!(o.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--geo-columns"));
 }
+
+/// `xcomply` run in `dir`.
+fn xcomply_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run xcomply")
+}
+
+#[test]
+fn the_dataset_may_be_spelled_differently_than_for_the_join() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = DatasetSpec {
+        files: 2,
+        rows_per_file: 1_000,
+        row_group_rows: 250,
+        authors: 100,
+        ..DatasetSpec::default()
+    };
+    synth::generate_dataset(&tmp.path().join("ds"), &spec).unwrap();
+    synth::write_results(
+        &tmp.path().join("results"),
+        &synth::flag_sample(&spec, 0.05, 0.0),
+    )
+    .unwrap();
+    let o = xcomply_in(
+        tmp.path(),
+        &[
+            "join",
+            "--dataset",
+            "ds",
+            "--results",
+            "results",
+            "--out",
+            "m",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let absolute = tmp.path().join("ds");
+    for (i, spelling) in ["./ds", "ds/", s(&absolute)].into_iter().enumerate() {
+        let out = format!("copy{i}");
+        let o = xcomply_in(
+            tmp.path(),
+            &[
+                "apply",
+                "--manifest",
+                "m",
+                "--dataset",
+                spelling,
+                "--out",
+                &out,
+                "--geo-columns",
+                "geo_lat,geo_lon,place_id",
+            ],
+        );
+        assert!(
+            o.status.success(),
+            "{spelling}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let summary: ApplySummary = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(summary.files, 2);
+        assert!(summary.rows_deleted > 0);
+    }
+    // From another directory the relative paths the join recorded name other files: refused,
+    // saying why.
+    let sub = tmp.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let o = xcomply_in(
+        &sub,
+        &[
+            "apply",
+            "--manifest",
+            "../m",
+            "--dataset",
+            "../ds",
+            "--out",
+            "copy",
+            "--geo-columns",
+            "geo_lat",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("was not part of the join")
+            && stderr.contains("the join recorded the same file name")
+            && stderr.contains("working directory differs"),
+        "{stderr}"
+    );
+    assert!(!sub.join("copy").exists());
+}

@@ -175,3 +175,95 @@ fn glob_and_custom_columns() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!read_manifest(&out).unwrap().is_empty());
 }
+
+#[test]
+fn a_results_directory_without_results_files_fails_with_exit_code_4() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path(), &spec());
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    // The run directory instead of its results/ subdirectory.
+    let run = tmp.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::rename(tmp.path().join("results"), run.join("results")).unwrap();
+    for dir in [&empty, &run] {
+        let out = tmp.path().join("m");
+        let o = xcomply(&[
+            "join",
+            "--dataset",
+            s(&tmp.path().join("data")),
+            "--results",
+            s(dir),
+            "--out",
+            s(&out),
+        ]);
+        assert_eq!(o.status.code(), Some(4));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            stderr.contains(s(dir))
+                && stderr.contains("no results files found")
+                && stderr.contains("*.parquet"),
+            "{stderr}"
+        );
+        assert!(!out.join("manifest.parquet").exists());
+    }
+}
+
+#[test]
+fn an_output_inside_the_dataset_or_among_other_files_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path(), &spec());
+    let (data, results) = (tmp.path().join("data"), tmp.path().join("results"));
+    let join = |out: &Path, extra: &[&str]| {
+        let args = [
+            "join",
+            "--dataset",
+            s(&data),
+            "--results",
+            s(&results),
+            "--out",
+            s(out),
+        ];
+        xcomply(&[&args[..], extra].concat())
+    };
+    // The dataset itself, and a directory inside it.
+    for out in [data.clone(), data.join("m")] {
+        let o = join(&out, &[]);
+        assert_eq!(o.status.code(), Some(4));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains("is inside the dataset input"), "{stderr}");
+        assert!(!out.join("manifest.parquet").exists());
+    }
+    // A directory holding other files needs --force, which keeps them.
+    let other = tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("report.csv"), b"keep").unwrap();
+    let o = join(&other, &[]);
+    assert_eq!(o.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("not a previous manifest directory")
+            && stderr.contains("report.csv")
+            && stderr.contains("--force"),
+        "{stderr}"
+    );
+    let o = join(&other, &["--force"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(other.join("report.csv")).unwrap(), b"keep");
+    // A previous manifest directory is replaced without --force.
+    let o = join(&other.join("..").join("m"), &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = join(&tmp.path().join("m"), &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // A manifest that ended up inside the dataset (an older version allowed it) is not data.
+    let stray = data.join("old-manifest");
+    std::fs::create_dir(&stray).unwrap();
+    for f in ["manifest.parquet", "summary.json"] {
+        std::fs::copy(tmp.path().join("m").join(f), stray.join(f)).unwrap();
+    }
+    let o = join(&tmp.path().join("m"), &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("joined 3 files"), "{stderr}");
+}

@@ -67,6 +67,11 @@ struct Edits {
 
 /// Applies the manifest in `manifest` (a `xcomply join` output directory or its manifest file)
 /// to the dataset, writing the compliant copy to `out`, which must not exist or be empty.
+///
+/// Dataset files are matched to the manifest's `file_path` and to the join summary's files by
+/// their canonical path (symbolic links resolved, relative paths taken against the current
+/// directory), so `ds`, `./ds` and `/abs/ds` are the same dataset. A manifest made from relative
+/// paths must therefore be applied from the directory the join ran in.
 pub fn apply_paths(
     manifest: &Path,
     dataset_inputs: &[PathBuf],
@@ -142,32 +147,63 @@ pub fn apply_paths(
     }
 
     let files = dataset::discover(dataset_inputs)?;
+    // The dataset may be spelled differently than it was for the join (`./ds`, `/abs/ds`), so
+    // files are matched by their real location, not by their spelling.
+    let keys: Vec<PathBuf> = files.iter().map(|f| dataset::resolve(&f.path)).collect();
     // A file the join skipped (`--lenient`) or never saw was not checked: copying it unchanged
     // would put unchecked rows into a copy that claims to be compliant.
     if let Some(s) = &joined {
-        let checked: std::collections::BTreeSet<&str> =
-            s.files.iter().map(|f| f.path.as_str()).collect();
-        if let Some(f) = files.iter().find(|f| !checked.contains(f.display.as_str())) {
-            let why = if s.skipped_files.iter().any(|k| k.path == f.display) {
+        let checked: BTreeMap<PathBuf, &str> = s
+            .files
+            .iter()
+            .map(|f| (dataset::resolve(Path::new(&f.path)), f.path.as_str()))
+            .collect();
+        let skipped: std::collections::BTreeSet<PathBuf> = s
+            .skipped_files
+            .iter()
+            .map(|k| dataset::resolve(Path::new(&k.path)))
+            .collect();
+        if let Some((f, key)) = files
+            .iter()
+            .zip(&keys)
+            .find(|(_, key)| !checked.contains_key(*key))
+        {
+            let why = if skipped.contains(key) {
                 "was skipped as unreadable by the join"
             } else {
                 "was not part of the join"
             };
+            // When the join recorded a file of the same relative name elsewhere, the cause is
+            // most likely another spelling of the dataset or another working directory.
+            let hint = checked
+                .iter()
+                .find(|(_, p)| Path::new(p).ends_with(&f.relative))
+                .map(|(real, p)| {
+                    format!(
+                        "; the join recorded the same file name as {p:?}, which is {} from the current directory: the dataset path or the working directory differs from the join's",
+                        real.display()
+                    )
+                })
+                .unwrap_or_default();
             return Err(SinkError::Schema {
                 path: f.path.clone(),
                 message: format!(
-                    "{why} ({}), so its rows were never checked; expected only files the join read",
+                    "{why} ({}), so its rows were never checked; expected only files the join read{hint}",
                     summary_path.display()
                 ),
             });
         }
     }
-    let known: BTreeMap<&str, &DatasetFile> =
-        files.iter().map(|f| (f.display.as_str(), f)).collect();
-    if let Some(missing) = edits.keys().find(|k| !known.contains_key(k.as_str())) {
-        return Err(bad(format!(
-            "names dataset file {missing:?}, which is not in the dataset; expected the --dataset paths given to `xcomply join`"
-        )));
+    let known: BTreeMap<&Path, &DatasetFile> =
+        keys.iter().map(PathBuf::as_path).zip(&files).collect();
+    let mut by_file: BTreeMap<String, &Edits> = BTreeMap::new();
+    for (path, e) in &edits {
+        let Some(f) = known.get(dataset::resolve(Path::new(path)).as_path()) else {
+            return Err(bad(format!(
+                "names dataset file {path:?}, which is not in the dataset; expected the --dataset paths given to `xcomply join`, from the directory it ran in"
+            )));
+        };
+        by_file.insert(f.display.clone(), e);
     }
     let mut seen = BTreeMap::new();
     for f in &files {
@@ -225,7 +261,7 @@ pub fn apply_paths(
                         let target = staging.path().join(&f.relative);
                         done.push(copy_file(
                             f,
-                            edits.get(&f.display).unwrap_or(&empty),
+                            by_file.get(&f.display).copied().unwrap_or(&empty),
                             &target,
                             options,
                         )?);
@@ -469,6 +505,56 @@ mod tests {
             out.insert(f.relative, rows);
         }
         out
+    }
+
+    #[test]
+    fn another_spelling_of_the_dataset_is_the_same_dataset() {
+        let spec = DatasetSpec {
+            files: 2,
+            rows_per_file: 1_000,
+            row_group_rows: 250,
+            authors: 100,
+            ..DatasetSpec::default()
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("d");
+        synth::generate_dataset(&d, &spec).unwrap();
+        synth::write_results(&tmp.path().join("r"), &synth::flag_sample(&spec, 0.05, 0.0)).unwrap();
+        let m = tmp.path().join("m");
+        join_paths(
+            std::slice::from_ref(&d),
+            &tmp.path().join("r"),
+            &m,
+            &JoinOptions::default(),
+        )
+        .unwrap();
+        let deletes = read_manifest(&m)
+            .unwrap()
+            .iter()
+            .filter(|r| r.action == "delete")
+            .count() as u64;
+        std::fs::create_dir(tmp.path().join("x")).unwrap();
+        let dotted = tmp.path().join(".").join("x").join("..").join("d/");
+        let s = apply_paths(&m, &[dotted], &tmp.path().join("c1"), &geo()).unwrap();
+        assert_eq!((s.files, s.rows_deleted), (2, deletes));
+
+        // A copy of the dataset elsewhere was not joined: refused, with the likely cause.
+        let copy = tmp.path().join("elsewhere/d");
+        for f in dataset::discover(std::slice::from_ref(&d)).unwrap() {
+            let to = copy.join(&f.relative);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&f.path, to).unwrap();
+        }
+        let err = apply_paths(&m, &[copy], &tmp.path().join("c2"), &geo())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("was not part of the join")
+                && err.contains("the join recorded the same file name")
+                && err.contains("differs from the join's"),
+            "{err}"
+        );
+        assert!(!tmp.path().join("c2").exists());
     }
 
     #[test]

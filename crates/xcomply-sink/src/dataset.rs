@@ -36,6 +36,15 @@ fn is_parquet(path: &Path) -> bool {
         && path.file_name().is_some_and(|n| !is_hidden(n))
 }
 
+/// Whether a file is a manifest written by `xcomply join`: `manifest.parquet` with a
+/// `summary.json` beside it. Dataset discovery never reads one as data, so that a manifest
+/// written into (or next to) the dataset cannot feed back into the next join.
+pub fn is_xcomply_manifest(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n == crate::join::MANIFEST_FILE)
+        && path.with_file_name(crate::join::SUMMARY_FILE).is_file()
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SinkError> {
     let io = |source| SinkError::Io {
         path: dir.to_path_buf(),
@@ -53,7 +62,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SinkError> {
         }
         if path.is_dir() {
             walk(&path, out)?;
-        } else if is_parquet(&path) {
+        } else if is_parquet(&path) && !is_xcomply_manifest(&path) {
             out.push(path);
         }
     }
@@ -61,8 +70,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SinkError> {
 }
 
 /// Finds the Parquet files of the dataset: files as given, directories walked recursively
-/// (hive partitions such as `date=2020-01-01/` included; hidden and `_`-prefixed names skipped),
-/// and glob patterns. The result is sorted by path and has no duplicates.
+/// (hive partitions such as `date=2020-01-01/` included; hidden and `_`-prefixed names skipped,
+/// and so are `xcomply join` manifests, see [`is_xcomply_manifest`]), and glob patterns. The result is sorted by path and has no duplicates.
 pub fn discover(inputs: &[PathBuf]) -> Result<Vec<DatasetFile>, SinkError> {
     let mut found: BTreeMap<String, DatasetFile> = BTreeMap::new();
     for input in inputs {
@@ -117,7 +126,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Vec<DatasetFile>, SinkError> {
                     for f in files {
                         add(f, &root)?;
                     }
-                } else if is_parquet(&p) {
+                } else if is_parquet(&p) && !is_xcomply_manifest(&p) {
                     add(p, &root)?;
                 }
             }
@@ -134,6 +143,11 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Vec<DatasetFile>, SinkError> {
             for f in files {
                 add(f, input)?;
             }
+        } else if is_xcomply_manifest(input) {
+            return Err(SinkError::Schema {
+                path: input.clone(),
+                message: "is a manifest written by `xcomply join` (summary.json is beside it); expected a dataset Parquet file".into(),
+            });
         } else if input.exists() {
             add(input.clone(), Path::new(""))?;
         } else {
@@ -144,6 +158,50 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Vec<DatasetFile>, SinkError> {
         }
     }
     Ok(found.into_values().collect())
+}
+
+/// `path` made absolute against the current directory, with `.` components dropped and `..`
+/// components taken lexically (without looking at symbolic links), as a glob pattern sees it.
+pub fn lexical_absolute(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map_or_else(|_| path.to_path_buf(), |cwd| cwd.join(path))
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The real location of `path`: its longest existing ancestor canonicalised (symbolic links
+/// resolved, relative paths taken against the current directory), with the part that does not
+/// exist yet appended lexically. Two spellings of one file (`ds/a.parquet`, `./ds/a.parquet`,
+/// `/abs/ds/a.parquet`) resolve to the same path.
+pub fn resolve(path: &Path) -> PathBuf {
+    let abs = lexical_absolute(path);
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |acc, name| acc.join(name));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return abs,
+        }
+    }
 }
 
 /// An ID column of a batch as plain `i64` values with validity: what the probe loop reads.
@@ -296,6 +354,54 @@ mod tests {
         assert_eq!(
             (v.get(0), v.get(1), v.get(2), v.get(3), v.invalid),
             (Some(1_446_017_776_678_801_409), None, None, None, 2)
+        );
+    }
+
+    #[test]
+    fn join_manifests_are_not_dataset_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for p in [
+            "part-0.parquet",
+            "m/manifest.parquet",
+            "m/summary.json",
+            "x/manifest.parquet",
+        ] {
+            let p = root.join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"").unwrap();
+        }
+        let names = |files: Vec<DatasetFile>| -> Vec<String> {
+            files
+                .iter()
+                .map(|f| f.relative.to_str().unwrap().to_owned())
+                .collect()
+        };
+        // A manifest with its summary is skipped; a file merely named manifest.parquet is data.
+        let walked = names(discover(&[root.to_path_buf()]).unwrap());
+        assert_eq!(walked, ["part-0.parquet", "x/manifest.parquet"]);
+        let globbed = names(discover(&[root.join("*/*.parquet")]).unwrap());
+        assert_eq!(globbed, ["x/manifest.parquet"]);
+        let err = discover(&[root.join("m/manifest.parquet")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is a manifest written by `xcomply join`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn spellings_of_one_path_resolve_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(real.join("ds")).unwrap();
+        let a = resolve(&real.join("ds/./sub/../new.parquet"));
+        assert_eq!(a, real.join("ds/new.parquet"));
+        assert_eq!(resolve(&real.join("ds/")), real.join("ds"));
+        assert_eq!(
+            lexical_absolute(Path::new("./a/b/../c")),
+            std::env::current_dir().unwrap().join("a/c")
         );
     }
 

@@ -57,4 +57,22 @@ pub enum SinkError {
         /// The cause, kept in the message rather than chained so that it prints once.
         error: std::io::Error,
     },
+    /// A results directory holds no results files, so a join would flag nothing.
+    #[error(
+        "{}: no results files found; expected results Parquet files (`*.parquet`, not hidden, directly in the directory) written by `xcomply decode` or `xcomply run`, such as RUN/results",
+        dir.display()
+    )]
+    NoResults {
+        /// The directory searched.
+        dir: PathBuf,
+    },
+    /// An output path cannot be used: inside the dataset, or a non-empty directory that holds
+    /// something other than a previous output.
+    #[error("{}: {message}", path.display())]
+    Output {
+        /// The output path.
+        path: PathBuf,
+        /// Why, and what was expected.
+        message: String,
+    },
 }

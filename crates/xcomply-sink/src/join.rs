@@ -94,6 +94,15 @@ pub struct JoinOptions {
     pub lenient: bool,
     /// Reading threads; 0 means one per core.
     pub threads: usize,
+    /// Let [`join_paths`] join a results directory that holds no results files (every row is
+    /// kept). Off by default: a results directory given by mistake (the run directory instead of
+    /// its `results/`, a shards directory) would otherwise yield an empty manifest that looks
+    /// like "nothing to delete".
+    pub allow_no_results: bool,
+    /// Let [`join_paths`] write into a non-empty output directory that is not a previous
+    /// manifest directory (only `manifest.parquet` and `summary.json` are replaced). Off by
+    /// default so that a mistyped `--out` cannot mix a manifest into unrelated files.
+    pub force: bool,
 }
 
 impl Default for JoinOptions {
@@ -103,6 +112,8 @@ impl Default for JoinOptions {
             user_id_column: "author_id".into(),
             lenient: false,
             threads: 0,
+            allow_no_results: false,
+            force: false,
         }
     }
 }
@@ -463,15 +474,114 @@ pub struct FileSummary {
 }
 
 /// Discovers the dataset, reads the results and joins them into `out` (see [`join`]).
+///
+/// A results directory without results files is an error ([`SinkError::NoResults`]) unless
+/// [`JoinOptions::allow_no_results`] is set, and so is an unusable `out` (see [`check_output`]).
 pub fn join_paths(
     dataset_inputs: &[PathBuf],
     results: &Path,
     out: &Path,
     options: &JoinOptions,
 ) -> Result<JoinSummary, SinkError> {
+    check_output(out, dataset_inputs, options.force)?;
     let files = dataset::discover(dataset_inputs)?;
     let flagged = load_results(results)?;
+    if flagged.files.is_empty() && !options.allow_no_results {
+        return Err(SinkError::NoResults {
+            dir: results.to_path_buf(),
+        });
+    }
     join(&files, &flagged, out, options)
+}
+
+/// Prefix of the temporary files the join writes beside its outputs before renaming them into
+/// place; a leftover of an interrupted join still marks the directory as a manifest directory.
+const TEMP_PREFIX: &str = ".xcomply-join-";
+
+/// Whether `out` is a previous manifest directory: it holds only `manifest.parquet`,
+/// `summary.json` and leftover temporary files of a join.
+pub fn is_manifest_dir(out: &Path) -> bool {
+    std::fs::read_dir(out).is_ok_and(|entries| {
+        entries.flatten().all(|e| {
+            let name = e.file_name();
+            name == MANIFEST_FILE
+                || name == SUMMARY_FILE
+                || name.to_string_lossy().starts_with(TEMP_PREFIX)
+        })
+    })
+}
+
+/// Checks that `out` can take a manifest made from `dataset_inputs`: it must not be, or be
+/// inside, a directory the dataset discovery walks (nor match a dataset glob), since the next
+/// join would read it; and it must not exist, be empty or be a previous manifest directory
+/// (whose two files are then replaced, each by an atomic rename), unless `force`. Paths are
+/// compared after [`dataset::resolve`], so `./ds`, `ds` and `/abs/ds` are the same directory.
+pub fn check_output(out: &Path, dataset_inputs: &[PathBuf], force: bool) -> Result<(), SinkError> {
+    let refuse = |message: String| SinkError::Output {
+        path: out.to_path_buf(),
+        message,
+    };
+    let real_out = dataset::resolve(out);
+    let glob_options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    for input in dataset_inputs {
+        let text = input.to_string_lossy();
+        let inside = if text.contains(['*', '?', '[']) {
+            // A glob: refuse when the manifest file, or a directory holding it (which discovery
+            // would walk), matches the pattern.
+            let absolute = if input.is_absolute() {
+                text.into_owned()
+            } else {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                format!("{}/{text}", glob::Pattern::escape(&cwd.to_string_lossy()))
+            };
+            glob::Pattern::new(&absolute).is_ok_and(|pattern| {
+                let manifest = dataset::lexical_absolute(&out.join(MANIFEST_FILE));
+                manifest
+                    .ancestors()
+                    .any(|p| pattern.matches_path_with(p, glob_options))
+            })
+        } else {
+            real_out.starts_with(dataset::resolve(input))
+        };
+        if inside {
+            return Err(refuse(format!(
+                "is inside the dataset input {}, so the next join would read the manifest as data; expected an output directory outside the dataset",
+                input.display()
+            )));
+        }
+    }
+    if out.exists() && !out.is_dir() {
+        return Err(refuse(
+            "exists and is not a directory; expected a new or empty directory for the manifest"
+                .into(),
+        ));
+    }
+    if !force && out.is_dir() && !is_manifest_dir(out) {
+        let mut foreign: Vec<String> = std::fs::read_dir(out)
+            .map_err(|source| SinkError::Io {
+                path: out.to_path_buf(),
+                source,
+            })?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != MANIFEST_FILE && n != SUMMARY_FILE && !n.starts_with(TEMP_PREFIX))
+            .collect();
+        foreign.sort();
+        return Err(refuse(format!(
+            "directory is not empty and is not a previous manifest directory (it holds {:?}{}); expected a new or empty directory, or one written by `xcomply join` (--force writes into it anyway)",
+            foreign.first().map_or("", String::as_str),
+            if foreign.len() > 1 {
+                format!(" and {} more", foreign.len() - 1)
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok(())
 }
 
 /// A dataset file ready to scan: its footer, the ID columns found in it, its row groups.
@@ -547,10 +657,13 @@ pub fn join(
     };
     let window = threads * WINDOW_PER_THREAD;
 
-    let mut tmp = tempfile::NamedTempFile::new_in(out).map_err(|source| SinkError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(out)
+        .map_err(|source| SinkError::Io {
+            path: out.to_path_buf(),
+            source,
+        })?;
     let manifest_path = out.join(MANIFEST_FILE);
     let mut writer = ManifestWriter::new(
         tmp.as_file().try_clone().map_err(|source| SinkError::Io {
@@ -640,7 +753,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SinkError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
@@ -1456,6 +1572,96 @@ mod tests {
         .unwrap();
         assert_eq!(s.skipped_files.len(), 2, "{s:?}");
         assert_eq!(s.files_scanned, 1);
+    }
+
+    #[test]
+    fn a_results_directory_without_results_files_is_refused_unless_allowed() {
+        let spec = spec();
+        let tmp = tempfile::tempdir().unwrap();
+        synth::generate_dataset(&tmp.path().join("d"), &spec).unwrap();
+        // A directory with a subdirectory of results (the run directory) and other files.
+        synth::write_results(&tmp.path().join("run/results"), &Flags::default()).unwrap();
+        std::fs::write(tmp.path().join("run/notes.txt"), b"x").unwrap();
+        let run = tmp.path().join("run");
+        let out = tmp.path().join("o");
+        let err =
+            join_paths(&[tmp.path().join("d")], &run, &out, &JoinOptions::default()).unwrap_err();
+        assert!(matches!(err, SinkError::NoResults { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&run.display().to_string())
+                && text.contains("no results files found")
+                && text.contains("*.parquet"),
+            "{text}"
+        );
+        assert!(!out.join(MANIFEST_FILE).exists());
+        let s = join_paths(
+            &[tmp.path().join("d")],
+            &run,
+            &out,
+            &JoinOptions {
+                allow_no_results: true,
+                ..JoinOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((s.manifest_rows, s.results_files.len()), (0, 0));
+    }
+
+    #[test]
+    fn outputs_inside_the_dataset_or_in_foreign_directories_are_refused() {
+        let spec = spec();
+        let tmp = tempfile::tempdir().unwrap();
+        let (d, r) = (tmp.path().join("d"), tmp.path().join("r"));
+        synth::generate_dataset(&d, &spec).unwrap();
+        synth::write_results(&r, &synth::flag_sample(&spec, 0.03, 0.02)).unwrap();
+        let opts = JoinOptions::default();
+        let dotted = tmp.path().join("d/./sub/..");
+        let pattern = tmp.path().join("d/date=*");
+        for (inputs, out) in [
+            (vec![d.clone()], d.clone()),
+            (vec![d.clone()], d.join("m")),
+            (vec![dotted], d.join("m")),
+            (vec![pattern.clone()], d.join("date=2020-01-01/m")),
+        ] {
+            let err = join_paths(&inputs, &r, &out, &opts)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("is inside the dataset input"),
+                "{out:?}: {err}"
+            );
+            assert!(!out.join(MANIFEST_FILE).exists());
+        }
+        // A glob that cannot match the manifest does not stop an output beside the partitions.
+        join_paths(&[pattern], &r, &d.join("m"), &opts).unwrap();
+
+        // A directory of other files needs force; a previous manifest directory is replaced.
+        let other = tmp.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join("notes.txt"), b"keep").unwrap();
+        let err = join_paths(std::slice::from_ref(&d), &r, &other, &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not a previous manifest directory") && err.contains("notes.txt"),
+            "{err}"
+        );
+        let forced = JoinOptions {
+            force: true,
+            ..JoinOptions::default()
+        };
+        join_paths(std::slice::from_ref(&d), &r, &other, &forced).unwrap();
+        assert_eq!(std::fs::read(other.join("notes.txt")).unwrap(), b"keep");
+        let out = tmp.path().join("o");
+        join_paths(std::slice::from_ref(&d), &r, &out, &opts).unwrap();
+        assert!(is_manifest_dir(&out));
+        join_paths(std::slice::from_ref(&d), &r, &out, &opts).unwrap();
+        let names: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
     }
 
     #[test]

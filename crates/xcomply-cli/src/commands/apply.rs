@@ -15,7 +15,8 @@ use crate::output::Ctx;
 /// exist or be empty. Prints a JSON summary (files, rows in and out, rows deleted and scrubbed).
 ///
 /// Example:
-///   xcomply apply --manifest run1/manifests --dataset data/ --out data-compliant/ --geo-columns geo_lat,geo_lon,place_id
+///   xcomply apply --manifest run1/manifests --dataset data/ --out compliant/ \
+///       --geo-columns geo_lat,geo_lon,place_id
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -23,7 +24,9 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub manifest: PathBuf,
 
-    /// The dataset the manifest was made from, given exactly as to `xcomply join`.
+    /// The dataset the manifest was made from. Files are matched to the manifest by their real
+    /// path, so ./data, data and /abs/data are alike; if `xcomply join` was given relative
+    /// paths, run apply from the same directory.
     #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
     pub dataset: Vec<PathBuf>,
 
@@ -51,11 +54,11 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(&summary)?);
     if !ctx.quiet {
         eprintln!(
-            "wrote {} files to {}: {} of {} rows kept, {} deleted, {} scrubbed",
-            summary.files,
+            "wrote {} to {}: {} of {} kept, {} deleted, {} scrubbed",
+            super::join::count(summary.files, "file", "files"),
             args.out.display(),
             summary.rows_out,
-            summary.rows_in,
+            super::join::count(summary.rows_in, "row", "rows"),
             summary.rows_deleted,
             summary.rows_scrubbed,
         );

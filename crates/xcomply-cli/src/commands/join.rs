@@ -14,10 +14,12 @@ use crate::output::Ctx;
 /// reasons), sorted by file and position, and `summary.json`. A row is `delete` when its post or
 /// its author is flagged, `scrub_geo` when the post's only reason is scrub_geo. Only the two ID
 /// columns are read, and row groups whose ID statistics exclude every flagged ID are skipped.
+/// Manifests (manifest.parquet beside a summary.json) found in the dataset are not read as data.
 ///
 /// Examples:
 ///   xcomply join --dataset data/ --results run1/results --out run1/manifests
-///   xcomply join --dataset 'data/date=2020-*/*.parquet' --results run1/results --out m --lenient
+///   xcomply join --dataset 'data/date=2020-*/*.parquet' --results run1/results \
+///       --out m --lenient
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -25,13 +27,20 @@ pub struct Args {
     #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
     pub dataset: Vec<PathBuf>,
 
-    /// Directory of results Parquet files written by `xcomply decode` or `xcomply run`.
+    /// Directory of results Parquet files written by `xcomply decode` or `xcomply run`
+    /// (for a run, RUN/results). It must hold at least one: an empty directory is an error.
     #[arg(long, value_name = "DIR")]
     pub results: PathBuf,
 
-    /// Output directory for the manifest and summary.json.
+    /// Output directory for the manifest and summary.json: new, empty, or a previous manifest
+    /// directory (its two files are replaced). Never inside the dataset.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+
+    /// Write into a non-empty --out that holds other files (only manifest.parquet and
+    /// summary.json are replaced).
+    #[arg(long)]
+    pub force: bool,
 
     /// Column of the dataset holding post IDs.
     #[arg(long, value_name = "NAME", default_value = "id")]
@@ -50,24 +59,32 @@ pub struct Args {
     pub threads: usize,
 }
 
+/// `n` followed by the singular or plural noun, as `n` calls for ("1 file", "2 files").
+pub(super) fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let options = JoinOptions {
         tweet_id_column: args.tweet_id_column,
         user_id_column: args.user_id_column,
         lenient: args.lenient,
         threads: args.threads,
+        allow_no_results: false,
+        force: args.force,
     };
     let summary = join_paths(&args.dataset, &args.results, &args.out, &options)
         .context("join failed; no manifest was written")
         .map_err(|e| coded(Code::Input, e))?;
     if !ctx.quiet {
         eprintln!(
-            "joined {} files, {} rows ({} of {} row groups skipped): {} manifest rows ({} delete, {} scrub_geo) in {}",
-            summary.files_scanned,
-            summary.rows,
+            "joined {}, {} ({} of {} skipped): {} ({} delete, {} scrub_geo) in {}",
+            count(summary.files_scanned, "file", "files"),
+            count(summary.rows, "row", "rows"),
             summary.row_groups_skipped,
-            summary.row_groups,
-            summary.manifest_rows,
+            count(summary.row_groups, "row group", "row groups"),
+            count(summary.manifest_rows, "manifest row", "manifest rows"),
             summary.delete_rows,
             summary.scrub_geo_rows,
             args.out.join(MANIFEST_FILE).display(),
@@ -76,8 +93,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             eprintln!("skipped unreadable file (--lenient): {}", s.error);
         }
         if summary.invalid_ids > 0 {
+            let (values, were) = if summary.invalid_ids == 1 {
+                ("ID value was not an ID", "matches")
+            } else {
+                ("ID values were not IDs", "match")
+            };
             eprintln!(
-                "warning: {} ID values were not IDs (negative, too large or not digits) and never match; see {}",
+                "warning: {} {values} (negative, too large or not digits) and never {were}; see {}",
                 summary.invalid_ids,
                 args.out.join(SUMMARY_FILE).display()
             );
