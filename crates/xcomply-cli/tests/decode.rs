@@ -151,7 +151,7 @@ fn lenient_mode_writes_rejects_next_to_the_output() {
     let stdout = text(&run.stdout);
     let rejects = dir.path().join("r.rejects.jsonl");
     assert!(
-        stdout.contains(&format!("rejected 1 lines: {}", rejects.display())),
+        stdout.contains(&format!("rejected 1 line: {}", rejects.display())),
         "{stdout}"
     );
     assert_eq!(read_rows(&out).unwrap().len(), 2);
@@ -194,4 +194,63 @@ fn users_results_and_bad_arguments() {
     let run = decode("/nonexistent/results.jsonl", "users", &out, &[], None);
     assert_eq!(run.status.code(), Some(4));
     assert!(text(&run.stderr).contains("cannot open results file `/nonexistent/results.jsonl`"));
+}
+
+#[test]
+fn input_that_is_not_json_lines_is_named_for_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    // A results Parquet file, given back to decode.
+    let parquet = dir.path().join("r.parquet");
+    let run = decode(TWEETS, "tweets", &parquet, &[], None);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let out = dir.path().join("again.parquet");
+    let run = decode(parquet.to_str().unwrap(), "tweets", &out, &[], None);
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} looks like a Parquet file, expected JSON Lines results",
+            parquet.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("truncated"), "{stderr}");
+    assert!(!out.exists());
+    // The same on stdin, in lenient mode too, and an HTML error page.
+    let bytes = std::fs::read(&parquet).unwrap();
+    let run = decode("-", "tweets", &out, &["--lenient"], Some(&bytes));
+    assert_eq!(run.status.code(), Some(4));
+    assert!(
+        text(&run.stderr).contains("<stdin> looks like a Parquet file"),
+        "{}",
+        text(&run.stderr)
+    );
+    let page = b"\n<!DOCTYPE html><html><body>AccessDenied</body></html>\n";
+    let run = decode("-", "tweets", &out, &[], Some(page));
+    assert_eq!(run.status.code(), Some(4));
+    assert!(
+        text(&run.stderr).contains("<stdin> looks like an HTML or XML page"),
+        "{}",
+        text(&run.stderr)
+    );
+    assert!(!out.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn an_existing_output_is_replaced_only_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("u.parquet");
+    std::fs::write(&out, b"precious").unwrap();
+    let run = decode(USERS, "users", &out, &[], None);
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains(&format!("{} already exists", out.display())) && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    let run = decode(USERS, "users", &out, &["--force"], None);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(read_rows(&out).unwrap()[0].created_at, 1_364_265_975_000);
 }

@@ -10,6 +10,7 @@ use xcomply_sink::SinkError;
 use xcomply_sink::results::decode_reader;
 
 use super::common::TypeArg;
+use super::join::count;
 use crate::exit::{Code, coded};
 use crate::output::Ctx;
 
@@ -17,12 +18,15 @@ use crate::output::Ctx;
 ///
 /// The compression is detected from the first bytes, so a download can be piped in as it
 /// arrives. Memory stays bounded whatever the size of the input. Bad lines stop the decode with
-/// their line number and byte offset, unless --lenient is given.
+/// their line number and byte offset, unless --lenient is given. Input that is plainly not JSON
+/// Lines (a Parquet file, an HTML page, an archive) is refused at once. An existing --out is
+/// replaced only with --force.
 ///
 /// Examples:
-///   xcomply decode results.jsonl --type tweets --out results/tweets-00001.parquet
+///   xcomply decode results.jsonl --type tweets --out results/tweets-1.parquet
 ///   curl -s "$DOWNLOAD_URL" | xcomply decode - --type users --out users.parquet
-///   xcomply decode results.jsonl.zst --type tweets --out r.parquet --lenient --job-id 1446017776678801409
+///   xcomply decode results.jsonl.zst --type tweets --out r.parquet --lenient \
+///       --job-id 1446017776678801409
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -34,9 +38,13 @@ pub struct Args {
     #[arg(long = "type", value_enum)]
     pub r#type: TypeArg,
 
-    /// The Parquet file to write.
+    /// The Parquet file to write. It must not exist, unless --force is given.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+
+    /// Replace an existing --out (atomically, once the decode has succeeded).
+    #[arg(long)]
+    pub force: bool,
 
     /// The job ID to record in the `job_id` column.
     #[arg(long, value_name = "ID")]
@@ -52,6 +60,52 @@ const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 /// zstd's frame magic number, little-endian (RFC 8878).
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 
+/// Leading bytes examined to recognise the input's format: enough for every magic number below
+/// and for a few leading blanks before an HTML page's `<`.
+const HEAD_BYTES: usize = 16;
+
+/// Formats that are plainly not (compressed) JSON Lines, by their leading bytes: what a user may
+/// hand to decode by mistake, and what to do instead.
+const NOT_JSONL: &[(&[u8], &str, &str)] = &[
+    // Parquet's magic number (the Parquet format specification).
+    (
+        b"PAR1",
+        "a Parquet file",
+        "; results Parquet files are already decoded and go to `xcomply join --results` as they are",
+    ),
+    // ZIP local file header (APPNOTE.TXT 4.3.7).
+    (b"PK\x03\x04", "a ZIP archive", "; unpack it first"),
+    // bzip2 and xz stream headers.
+    (
+        b"BZh",
+        "a bzip2 file",
+        "; decompress it first (gzip and zstd are read directly)",
+    ),
+    (
+        b"\xfd7zXZ\x00",
+        "an xz file",
+        "; decompress it first (gzip and zstd are read directly)",
+    ),
+];
+
+/// What the input looks like, and a hint, when its first bytes say it is not JSON Lines.
+fn not_jsonl(head: &[u8]) -> Option<(&'static str, &'static str)> {
+    if let Some((_, what, hint)) = NOT_JSONL.iter().find(|(magic, ..)| head.starts_with(magic)) {
+        return Some((what, hint));
+    }
+    if head.trim_ascii_start().starts_with(b"<") {
+        return Some((
+            "an HTML or XML page",
+            "; perhaps an error page was saved instead of the results",
+        ));
+    }
+    // JSON Lines is text: a NUL byte in the first bytes means a binary file.
+    if head.contains(&0) && !head.starts_with(GZIP_MAGIC) && !head.starts_with(ZSTD_MAGIC) {
+        return Some(("a binary file", ""));
+    }
+    None
+}
+
 /// Read buffer of the input: 256 KiB keeps pipes and decompressors streaming in large pieces.
 const INPUT_BUFFER: usize = 256 * 1024;
 
@@ -59,7 +113,7 @@ const INPUT_BUFFER: usize = 256 * 1024;
 fn decompressed(mut input: Box<dyn Read>, name: &str) -> anyhow::Result<Box<dyn Read>> {
     // A pipe can deliver fewer bytes per read than a magic number has, so read until there are
     // enough or the input ends, then put the bytes back in front of the rest.
-    let mut head = [0u8; ZSTD_MAGIC.len()];
+    let mut head = [0u8; HEAD_BYTES];
     let mut len = 0;
     while len < head.len() {
         match input.read(&mut head[len..]) {
@@ -70,6 +124,9 @@ fn decompressed(mut input: Box<dyn Read>, name: &str) -> anyhow::Result<Box<dyn 
         }
     }
     let head = &head[..len];
+    if let Some((what, hint)) = not_jsonl(head) {
+        anyhow::bail!("{name} looks like {what}, expected JSON Lines results{hint}");
+    }
     let whole = BufReader::with_capacity(
         INPUT_BUFFER,
         std::io::Cursor::new(head.to_vec()).chain(input),
@@ -94,6 +151,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         out,
         job_id,
         lenient,
+        force,
     } = args;
     let job_type = JobType::from(r#type);
     let job_id = match job_id {
@@ -113,6 +171,15 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         (input, Box::new(file))
     };
     let reader = decompressed(raw, &name).map_err(|e| coded(Code::Input, e))?;
+    if !force && (out.exists() || out.is_symlink()) {
+        return Err(coded(
+            Code::Input,
+            anyhow::anyhow!(
+                "{} already exists; expected a new file, or --force to replace it",
+                out.display()
+            ),
+        ));
+    }
     let summary = decode_reader(reader, &job_type, job_id, &out, lenient).map_err(|err| {
         let code = match &err {
             SinkError::Decode { .. } | SinkError::ReadInput { .. } | SinkError::Io { .. } => {
@@ -130,22 +197,30 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let results = &summary.results;
     if !ctx.quiet {
         println!(
-            "wrote {}: {} rows, {} bytes, sha256 {}",
+            "wrote {}: {}, {}, sha256 {}",
             results.path.display(),
-            results.rows,
-            results.bytes,
+            count(results.rows, "row", "rows"),
+            count(results.bytes, "byte", "bytes"),
             results.sha256
         );
         println!(
-            "read {name}: {} lines, {} records, {} blank lines, {} duplicate IDs",
-            stats.lines, stats.records, stats.blank_lines, stats.duplicates
+            "read {name}: {}, {}, {}, {}",
+            count(stats.lines, "line", "lines"),
+            count(stats.records, "record", "records"),
+            count(stats.blank_lines, "blank line", "blank lines"),
+            count(stats.duplicates, "duplicate ID", "duplicate IDs"),
         );
         println!(
-            "unknown values kept: {} actions, {} reasons",
-            stats.unknown_actions, stats.unknown_reasons
+            "unknown values kept: {}, {}",
+            count(stats.unknown_actions, "action", "actions"),
+            count(stats.unknown_reasons, "reason", "reasons"),
         );
         if let Some(rejects) = &summary.rejects {
-            println!("rejected {} lines: {}", stats.rejected, rejects.display());
+            println!(
+                "rejected {}: {}",
+                count(stats.rejected, "line", "lines"),
+                rejects.display()
+            );
         }
     }
     if stats.rejected > 0 {
