@@ -43,10 +43,81 @@ fn demo_runs_several_jobs_per_type_and_resumes_to_the_same_manifest() {
     assert!(second.status.success());
     let text = String::from_utf8(second.stdout).unwrap();
     assert!(text.contains("(0 jobs this run)"), "{text}");
-    assert!(text.contains("duckdb -c"), "{text}");
+    // No duckdb command-line tool is assumed: the query is printed as SQL and as Python.
+    assert!(!text.contains("duckdb -c"), "{text}");
+    assert!(text.contains("pip install duckdb"), "{text}");
     assert!(text.contains(&manifest.display().to_string()), "{text}");
     assert!(
         std::fs::read(&manifest).unwrap() == bytes,
         "the manifest changed"
+    );
+    let python = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("python3 -c \"import duckdb"))
+        .unwrap_or_else(|| panic!("no Python line: {text}"));
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("SELECT action") && l.ends_with(';')),
+        "{text}"
+    );
+    // Where the project's Python environment exists (scripts/pyenv), the printed line runs.
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    if venv.exists() {
+        let line = python
+            .trim_start()
+            .replacen("python3", &venv.display().to_string(), 1);
+        let run = Command::new("sh").arg("-c").arg(&line).output().unwrap();
+        let shown = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(shown.contains("delete"), "{shown}");
+    }
+}
+
+#[test]
+fn the_default_demo_directory_is_in_the_temporary_directory_not_the_working_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cwd, private_tmp) = (tmp.path().join("checkout"), tmp.path().join("tmp"));
+    std::fs::create_dir(&cwd).unwrap();
+    std::fs::create_dir(&private_tmp).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .args(["demo", "--json"])
+        .current_dir(&cwd)
+        .env("TMPDIR", &private_tmp)
+        .env_remove("X_BEARER_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(&cwd).unwrap().count(),
+        0,
+        "the demo wrote into the working directory"
+    );
+    assert!(
+        private_tmp
+            .join("xcomply-demo/run/manifests/manifest.parquet")
+            .exists()
+    );
+    // Only the demo's own directory is left: the in-process emulator removed its data.
+    let left: Vec<_> = std::fs::read_dir(&private_tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["xcomply-demo"]);
+    let help = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .args(["demo", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("Exit codes:") && help.contains("130"),
+        "{help}"
     );
 }

@@ -221,6 +221,21 @@ fn several_shards_per_type_give_the_emulators_answers() {
     assert!(status_text.status.success());
     let shown = text(&status_text.stdout);
     assert!(shown.contains("tweets: 3/3 shards done"), "{shown}");
+    // A table row per shard: index, IDs, job ID, status, attempts, results rows.
+    assert!(
+        shown.contains("job ID") && shown.contains("results rows"),
+        "{shown}"
+    );
+    for s in shards(&st) {
+        let row = format!("{}  {}", s["job"]["id"].as_str().unwrap(), "done");
+        assert!(shown.contains(&row), "no row `{row}`: {shown}");
+        let rows = s["results"]["rows"].as_u64().unwrap().to_string();
+        let line = shown
+            .lines()
+            .find(|l| l.contains(s["job"]["id"].as_str().unwrap()))
+            .unwrap();
+        assert!(line.trim_end().ends_with(&rows), "{line}");
+    }
     assert!(shown.contains("manifests: "), "{shown}");
     let status_json = Command::new(env!("CARGO_BIN_EXE_xcomply"))
         .args(["status", "--json", "--out"])
@@ -544,4 +559,346 @@ fn results_lost_after_the_download_window_get_a_new_job() {
     assert_ne!(shard["job"]["id"], old_job);
     assert_eq!(shard["phase"], "results_written");
     assert!(manifest_bytes(&out) == reference, "the manifest changed");
+}
+
+/// An `xcomply` command with the emulator's token.
+fn xcomply(setup: &Setup, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xcomply"));
+    cmd.args(args)
+        .env("X_BEARER_TOKEN", setup.emulator().token())
+        .stdin(Stdio::null());
+    cmd
+}
+
+#[test]
+fn a_changed_dataset_is_refused_with_the_files_that_changed() {
+    let setup = Setup::new(Config::default());
+    let out = setup.out("run");
+    let output = setup.run(&out, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    // An unchanged dataset resumes (here: finds everything done) however often.
+    let again = setup.run(&out, &[]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+
+    // A file added to the dataset.
+    let first = setup.dataset.join(spec().file_path(0));
+    let added = setup.dataset.join("part-extra.parquet");
+    std::fs::copy(&first, &added).unwrap();
+    let jobs_before = setup.emulator().stats().jobs_created;
+    let output = setup.run(&out, &[]);
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stdout));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("the inputs changed"), "{stderr}");
+    assert!(
+        stderr.contains("added `") && stderr.contains("part-extra.parquet"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("use a new --out"), "{stderr}");
+    assert_eq!(setup.emulator().stats().jobs_created, jobs_before);
+
+    // A file removed, and one rewritten.
+    std::fs::remove_file(&added).unwrap();
+    std::fs::remove_file(&first).unwrap();
+    let output = setup.run(&out, &[]);
+    assert_eq!(output.status.code(), Some(4));
+    assert!(
+        text(&output.stderr).contains("removed `"),
+        "{}",
+        text(&output.stderr)
+    );
+    std::fs::write(&first, b"not the same").unwrap();
+    let output = setup.run(&out, &[]);
+    assert_eq!(output.status.code(), Some(4));
+    assert!(
+        text(&output.stderr).contains("changed `"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // The same dataset in a new --out runs.
+    std::fs::copy(setup.dataset.join(spec().file_path(1)), &first).unwrap();
+    let output = setup.run(&setup.out("run2"), &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
+#[test]
+fn unusable_out_directories_are_refused_with_exit_code_4() {
+    let setup = Setup::new(Config::default());
+    // A copy of the dataset: not a run directory.
+    let copy = setup.out("copy");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::copy(
+        setup.dataset.join(spec().file_path(0)),
+        copy.join("part.parquet"),
+    )
+    .unwrap();
+    let output = setup.run(&copy, &[]);
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("not an xcomply run directory"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(&copy).unwrap().count(),
+        1,
+        "--out was written to"
+    );
+
+    // Inside the dataset.
+    let inside = setup.dataset.join("run");
+    let output = setup.run(&inside, &[]);
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("inside the input directory"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!inside.exists());
+
+    // A regular file.
+    let file = setup.out("file");
+    std::fs::write(&file, "x").unwrap();
+    let output = setup.run(&file, &[]);
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--out is a file, expected a directory"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("os error"), "{stderr}");
+}
+
+#[test]
+fn sigterm_stops_an_emulator_run_cleanly_and_removes_the_emulators_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dataset = tmp.path().join("data");
+    synth::generate_dataset(&dataset, &spec()).unwrap();
+    // The in-process emulator keeps its data under TMPDIR: a private one shows what is left.
+    let private_tmp = tmp.path().join("tmp");
+    std::fs::create_dir(&private_tmp).unwrap();
+    let out = tmp.path().join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .arg("run")
+        .arg("--emulator")
+        .arg("--dataset")
+        .arg(&dataset)
+        .arg("--out")
+        .arg(&out)
+        // 2 000 IDs per second: each job takes about a second, so the signal lands mid-run.
+        .args([
+            "--max-ids-per-job",
+            IDS_PER_JOB,
+            "--emulator-processing-rate",
+            "2000",
+        ])
+        .env("TMPDIR", &private_tmp)
+        .env_remove("X_BEARER_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !shards(&if out.join("state.json").exists() {
+        state(&out)
+    } else {
+        serde_json::Value::Null
+    })
+    .iter()
+    .any(|s| s["phase"] == "uploaded")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no job was uploaded"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        std::fs::read_dir(&private_tmp).unwrap().count() > 0,
+        "the emulator keeps no data under TMPDIR"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = wait(child, Duration::from_secs(30));
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("re-run the same command to resume"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&private_tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    // The state is consistent: it still names every shard.
+    assert!(!shards(&state(&out)).is_empty());
+}
+
+#[test]
+fn inputs_without_ids_fail_with_exit_code_4() {
+    let setup = Setup::new(Config::default());
+    let empty = setup.out("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let out = setup.out("run");
+    let output = xcomply(&setup, &["run", "--api-base", setup.emulator().base_url()])
+        .arg("--ids")
+        .arg(&empty)
+        .args(["--type", "users", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("no post or user IDs found in the inputs (1 file, 0 rows)"),
+        "{stderr}"
+    );
+    assert!(!out.join("state.json").exists());
+    assert_eq!(setup.emulator().stats().jobs_created, 0);
+}
+
+#[test]
+fn lenient_skips_invalid_ids_and_lists_them_with_their_line() {
+    let setup = Setup::new(Config::default());
+    let file = setup.out("users.txt");
+    std::fs::write(&file, "12\n13\nnot-an-id\n14\n99999999999999999999\n15\n").unwrap();
+    let base = [
+        "run",
+        "--api-base",
+        setup.emulator().base_url(),
+        "--poll-interval",
+        "0.02",
+    ];
+
+    // Without --lenient the first bad value stops the run.
+    let strict = setup.out("strict");
+    let output = xcomply(&setup, &base)
+        .arg("--ids")
+        .arg(&file)
+        .args(["--type", "users", "--out"])
+        .arg(&strict)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("users.txt:3"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // The same command with --lenient on the same directory goes through.
+    let output = xcomply(&setup, &base)
+        .arg("--ids")
+        .arg(&file)
+        .args(["--type", "users", "--lenient", "--out"])
+        .arg(&strict)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("users 1/1 shard, 4 IDs"), "{stdout}");
+    assert!(stdout.contains("(1 job this run)"), "{stdout}");
+    assert!(
+        stdout.contains("skipped 2 invalid ID values (users)"),
+        "{stdout}"
+    );
+    let rejects = std::fs::read_to_string(strict.join("rejects-users.txt")).unwrap();
+    assert_eq!(rejects.lines().count(), 2, "{rejects}");
+    assert!(rejects.contains("users.txt:3"), "{rejects}");
+    assert!(rejects.contains("users.txt:5"), "{rejects}");
+    assert!(!strict.join("rejects-tweets.txt").exists());
+
+    let help = xcomply(&setup, &["run", "--help"]).output().unwrap();
+    assert!(text(&help.stdout).contains("--lenient"));
+}
+
+#[test]
+fn ignored_flag_combinations_are_usage_errors() {
+    let setup = Setup::new(Config::default());
+    let out = setup.out("run");
+    let output = xcomply(
+        &setup,
+        &["run", "--emulator", "--api-base", "http://127.0.0.1:9"],
+    )
+    .arg("--dataset")
+    .arg(&setup.dataset)
+    .arg("--out")
+    .arg(&out)
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--api-base") && stderr.contains("--emulator"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+
+    let output = xcomply(&setup, &["run", "--type", "users"])
+        .arg("--dataset")
+        .arg(&setup.dataset)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("--ids"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn progress_lines_say_each_thing_once() {
+    // Jobs take 300 ms while the run polls every 20 ms: many polls per job.
+    let setup = Setup::new(Config::default().with_processing(Duration::from_millis(300), None));
+    let out = setup.out("run");
+    let output = setup.run(&out, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    let jobs = setup.emulator().stats().jobs_created as usize;
+    let waiting = stderr.lines().filter(|l| l.contains(": waiting")).count();
+    assert!(
+        waiting <= jobs,
+        "{waiting} waiting lines for {jobs} jobs:\n{stderr}"
+    );
+    assert!(!stderr.contains("ETA 0"), "{stderr}");
+    for line in stderr.lines().filter(|l| l.contains("creating job")) {
+        assert!(!line.contains("(job "), "{line}");
+        assert!(!line.contains("ETA"), "{line}");
+    }
+    assert!(!stderr.contains("shard(s)"), "{stderr}");
+}
+
+#[test]
+fn a_foreign_unfinished_job_is_exit_code_6() {
+    let setup = Setup::new(Config::default());
+    let client = xcomply_client::Client::new(xcomply_client::ClientConfig::new(
+        setup.emulator().base_url(),
+        xcomply_client::BearerToken::new(setup.emulator().token()).unwrap(),
+    ))
+    .unwrap();
+    let foreign = setup
+        .rt
+        .block_on(client.create_job(&JobType::Tweets, Some("someone-else"), false))
+        .unwrap();
+    let output = setup.run(&setup.out("run"), &[]);
+    assert_eq!(output.status.code(), Some(6), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!("another unfinished tweets job {}", foreign.id)),
+        "{stderr}"
+    );
+    let help = xcomply(&setup, &["run", "--help"]).output().unwrap();
+    let help = text(&help.stdout);
+    for code in ["0 ", "2 ", "3 ", "4 ", "5 ", "6 ", "130 "] {
+        assert!(
+            help.contains(&format!("\n  {code}")),
+            "exit code {code}missing: {help}"
+        );
+    }
 }

@@ -90,7 +90,41 @@ pub enum PipelineError {
         /// The cause.
         error: StageError,
     },
-    /// The run was interrupted (Ctrl-C); the state on disk is consistent.
+    /// The run directory cannot be used: a file, a non-empty directory that is not a run
+    /// directory, or a directory inside the inputs.
+    #[error("{}: {message}", path.display())]
+    OutDir {
+        /// The run directory as given.
+        path: PathBuf,
+        /// What is wrong with it and what was expected.
+        message: String,
+    },
+    /// The input files changed since the run was planned: its shards and results no longer
+    /// describe the dataset.
+    #[error(
+        "{}: the inputs changed since this run was planned ({changes}), so its results would not \
+         match them; use a new --out for the changed inputs",
+        path.display()
+    )]
+    InputsChanged {
+        /// `run.json`, which holds the recorded fingerprint.
+        path: PathBuf,
+        /// Which files were added, removed or changed.
+        changes: String,
+    },
+    /// The inputs hold no ID of either type.
+    #[error(
+        "no post or user IDs found in the inputs ({files} file{}, {rows} row{})",
+        plural(*files),
+        plural(*rows)
+    )]
+    NoIds {
+        /// Input files read.
+        files: u64,
+        /// Rows (and lines) read.
+        rows: u64,
+    },
+    /// The run was interrupted (Ctrl-C or SIGTERM); the state on disk is consistent.
     #[error("interrupted")]
     Interrupted,
 }
@@ -105,6 +139,10 @@ pub enum ErrorClass {
     Input,
     /// The API or storage kept failing.
     Api,
+    /// Another unfinished job of the same type, not one of this run's, holds the type's slot.
+    Conflict,
+    /// A signed URL expired where no new job could replace it.
+    UrlExpired,
     /// Interrupted by the user.
     Interrupted,
     /// Anything else.
@@ -117,16 +155,20 @@ impl PipelineError {
         match self {
             PipelineError::Io { .. }
             | PipelineError::State { .. }
-            | PipelineError::Locked { .. } => ErrorClass::Input,
+            | PipelineError::Locked { .. }
+            | PipelineError::OutDir { .. }
+            | PipelineError::InputsChanged { .. }
+            | PipelineError::NoIds { .. } => ErrorClass::Input,
             PipelineError::Interrupted => ErrorClass::Interrupted,
             PipelineError::Stage { error, .. } => match error.kind {
                 StageErrorKind::Credentials => ErrorClass::Credentials,
                 StageErrorKind::Input => ErrorClass::Input,
-                StageErrorKind::Api
-                | StageErrorKind::Conflict
-                | StageErrorKind::UrlExpired
-                | StageErrorKind::NotFound => ErrorClass::Api,
-                StageErrorKind::Other => ErrorClass::Other,
+                StageErrorKind::Api => ErrorClass::Api,
+                StageErrorKind::Conflict => ErrorClass::Conflict,
+                StageErrorKind::UrlExpired => ErrorClass::UrlExpired,
+                // The run replaces a job that vanished; a 404 anywhere else is an answer the API
+                // should not give.
+                StageErrorKind::NotFound | StageErrorKind::Other => ErrorClass::Other,
             },
         }
     }
@@ -144,4 +186,9 @@ impl PipelineError {
             error,
         }
     }
+}
+
+/// "s" unless `n` is 1, for counted nouns in messages.
+pub(crate) fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }

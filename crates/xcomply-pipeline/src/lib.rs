@@ -47,4 +47,4 @@ mod tests;
 pub use error::{ErrorClass, PipelineError, StageError, StageErrorKind};
 pub use progress::{Activity, Event, Observer, Silent};
 pub use run::{FailedShard, JobTiming, RunConfig, RunSummary, Timings, TypeSummary, run};
-pub use stages::{JoinOutput, ResultsFile, ShardFile, Stages};
+pub use stages::{JoinOutput, ResultsFile, ShardFile, ShardOutput, Stages};

@@ -15,7 +15,8 @@ use xcomply_sink::join::JoinOptions;
 use xcomply_transfer::{Progress, TransferError, Transfers};
 
 use crate::error::{StageError, StageErrorKind};
-use crate::stages::{JoinOutput, ResultsFile, ShardFile, Stages};
+use crate::stages::{JoinOutput, ResultsFile, ShardFile, ShardOutput, Stages};
+use crate::state::{FileStamp, Fingerprint, InputStats, Rejected};
 
 /// What a run reads: a Parquet dataset (post and author IDs), and/or a text file of IDs of one type.
 #[derive(Clone, Debug)]
@@ -32,6 +33,9 @@ pub struct Inputs {
     pub max_ids_per_job: u64,
     /// Memory the sharder may use before it spills sorted runs to disk.
     pub memory_limit: u64,
+    /// Skip invalid ID values (counted, and listed with their file and row in
+    /// `rejects-<type>.txt` of the run directory) instead of failing on the first.
+    pub lenient: bool,
 }
 
 impl Inputs {
@@ -44,7 +48,52 @@ impl Inputs {
             ids: None,
             max_ids_per_job: xcomply_shard::DEFAULT_MAX_IDS_PER_JOB,
             memory_limit: xcomply_shard::DEFAULT_MEMORY_LIMIT,
+            lenient: false,
         }
+    }
+
+    /// The directories the dataset is read from: each dataset path that is a directory, and the
+    /// directory part of a glob before its first wildcard.
+    pub fn input_dirs(&self) -> Vec<PathBuf> {
+        self.dataset
+            .iter()
+            .map(|p| {
+                let text = p.to_string_lossy();
+                match text.find(['*', '?', '[']) {
+                    Some(i) => {
+                        let head = &text[..i];
+                        match head.rfind('/') {
+                            Some(j) => PathBuf::from(&head[..=j]),
+                            None => PathBuf::from("."),
+                        }
+                    }
+                    None => p.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// The dataset files, expanded as the shard and join stages expand them.
+    fn dataset_files(&self) -> Result<Vec<PathBuf>, StageError> {
+        if self.dataset.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<String> = self
+            .dataset
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        xcomply_shard::expand_inputs(&names)
+            .map_err(|e| shard_error(&e))?
+            .into_iter()
+            .map(|input| match input {
+                Input::File(path) => Ok(path),
+                Input::Stdin => Err(StageError::new(
+                    StageErrorKind::Input,
+                    "--dataset `-` is not supported: a dataset is Parquet files, expected paths",
+                )),
+            })
+            .collect()
     }
 
     /// A one-line description (absolute paths, columns, shard size): part of the run ID, and what
@@ -294,8 +343,25 @@ impl Stages for RealStages {
         }
     }
 
-    fn shard(&self, dir: &Path) -> Result<Vec<ShardFile>, StageError> {
+    fn fingerprint(&self) -> Result<Fingerprint, StageError> {
+        let mut files = self.inputs.dataset_files()?;
+        if let Some((path, _)) = &self.inputs.ids {
+            files.push(path.clone());
+        }
+        let stamps = files
+            .iter()
+            .map(|p| {
+                Fingerprint::stamp(p).map_err(|e| {
+                    StageError::new(StageErrorKind::Input, format!("{}: {e}", p.display()))
+                })
+            })
+            .collect::<Result<Vec<FileStamp>, StageError>>()?;
+        Ok(Fingerprint::new(stamps))
+    }
+
+    fn shard(&self, dir: &Path) -> Result<ShardOutput, StageError> {
         let inputs = &self.inputs;
+        let mut stats = InputStats::default();
         // A crash during an earlier sharding may have left files behind; they are replaced.
         xcomply_shard::prepare_out_dir(dir, true).map_err(|e| shard_error(&e))?;
         let limits = Limits {
@@ -309,19 +375,19 @@ impl Stages for RealStages {
         let mut tweets =
             Sharder::new(JobType::Tweets, limits.clone()).map_err(|e| shard_error(&e))?;
         let mut users = Sharder::new(JobType::Users, limits).map_err(|e| shard_error(&e))?;
-        if !inputs.dataset.is_empty() {
-            let names: Vec<String> = inputs
-                .dataset
-                .iter()
-                .map(|p| p.to_string_lossy().into_owned())
-                .collect();
-            for input in xcomply_shard::expand_inputs(&names).map_err(|e| shard_error(&e))? {
-                let Input::File(path) = &input else {
-                    return Err(StageError::new(
-                        StageErrorKind::Input,
-                        "--dataset `-` is not supported: a dataset is Parquet files, expected paths",
-                    ));
-                };
+        // Rejected values go next to state.json, where the summary points.
+        let run_dir = dir.parent().unwrap_or(dir);
+        let rejects = |t: &JobType| run_dir.join(format!("rejects-{t}.txt"));
+        if inputs.lenient {
+            for (sharder, t) in [(&mut tweets, JobType::Tweets), (&mut users, JobType::Users)] {
+                sharder
+                    .log_rejects_to(&rejects(&t))
+                    .map_err(|e| shard_error(&e))?;
+            }
+        }
+        {
+            for path in &inputs.dataset_files()? {
+                let input = Input::File(path.clone());
                 if !input.is_parquet().map_err(|e| shard_error(&e))? {
                     return Err(StageError::new(
                         StageErrorKind::Input,
@@ -336,8 +402,10 @@ impl Stages for RealStages {
                     inputs.user_id_column.as_str(),
                 ];
                 let mut sinks: [&mut dyn IdSink; 2] = [&mut tweets, &mut users];
-                xcomply_shard::read_parquet_columns(path, &columns, false, &mut sinks)
-                    .map_err(|e| shard_error(&e))?;
+                stats.rows +=
+                    xcomply_shard::read_parquet_columns(path, &columns, inputs.lenient, &mut sinks)
+                        .map_err(|e| shard_error(&e))?;
+                stats.files += 1;
             }
         }
         if let Some((path, t)) = &inputs.ids {
@@ -346,13 +414,28 @@ impl Stages for RealStages {
             } else {
                 &mut tweets
             };
-            xcomply_shard::read_text(&path.to_string_lossy(), false, threads, sink)
-                .map_err(|e| shard_error(&e))?;
+            stats.rows +=
+                xcomply_shard::read_text(&path.to_string_lossy(), inputs.lenient, threads, sink)
+                    .map_err(|e| shard_error(&e))?;
+            stats.files += 1;
         }
         let mut manifests = Vec::new();
         let mut files = Vec::new();
         for (sharder, t) in [(tweets, JobType::Tweets), (users, JobType::Users)] {
             let manifest = sharder.finish(dir).map_err(|e| shard_error(&e))?;
+            if inputs.lenient {
+                let count = manifest.totals.invalid;
+                if count > 0 {
+                    stats.rejected.push(Rejected {
+                        job_type: t.clone(),
+                        count,
+                        file: rejects(&t),
+                    });
+                } else {
+                    // An empty list of nothing is clutter in the run directory.
+                    let _ = std::fs::remove_file(rejects(&t));
+                }
+            }
             for (i, s) in manifest.shards.iter().enumerate() {
                 files.push(ShardFile {
                     job_type: t.clone(),
@@ -366,7 +449,7 @@ impl Stages for RealStages {
             manifests.push(manifest);
         }
         xcomply_shard::write_manifest(dir, &manifests).map_err(|e| shard_error(&e))?;
-        Ok(files)
+        Ok(ShardOutput { files, stats })
     }
 
     fn join(&self, results: &[ResultsFile], dir: &Path) -> Result<JoinOutput, StageError> {

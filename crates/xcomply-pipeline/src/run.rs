@@ -19,6 +19,7 @@ use crate::state::{
     self, FileRecord, JobRecord, JoinedState, Phase, ResultsRecord, RunInfo, RunLock, RunState,
     STATE_VERSION, ShardState, StateStore,
 };
+use crate::state::{Fingerprint, InputStats};
 
 /// How a run behaves. The inputs themselves are the [`Stages`]' business; `inputs` only describes
 /// them, so that a re-run with other inputs on the same directory is refused.
@@ -28,6 +29,9 @@ pub struct RunConfig {
     pub out: PathBuf,
     /// A description of the inputs (paths, columns, shard size), part of the run ID.
     pub inputs: String,
+    /// Directories the inputs are read from: the run directory may not be inside one, where its
+    /// files would be read as input by a later run or by the join.
+    pub input_dirs: Vec<PathBuf>,
     /// Use the resumable upload protocol.
     pub resumable: bool,
     /// New jobs for a shard after its first one fails or expires, before the shard is reported.
@@ -50,6 +54,7 @@ impl RunConfig {
         RunConfig {
             out: out.into(),
             inputs: inputs.into(),
+            input_dirs: Vec::new(),
             resumable: false,
             max_job_retries: 3,
             join: true,
@@ -73,6 +78,8 @@ pub struct RunSummary {
     pub failed: Vec<FailedShard>,
     /// The manifests, when joined.
     pub joined: Option<JoinedState>,
+    /// What the inputs held: files, rows and invalid values skipped.
+    pub inputs: Option<InputStats>,
     /// Wall time per stage and per job of this invocation.
     pub timings: Timings,
 }
@@ -255,10 +262,16 @@ async fn run_inner<S: Stages>(
 ) -> Result<RunSummary, PipelineError> {
     let started = Instant::now();
     let out = &config.out;
+    check_out_dir(out, &config.input_dirs)?;
     std::fs::create_dir_all(out).map_err(|e| PipelineError::io(out, e))?;
     let out = std::fs::canonicalize(out).map_err(|e| PipelineError::io(out, e))?;
     let _lock = RunLock::acquire(&out)?;
-    let info = open_run_info(&out, &config.inputs)?;
+    let stages2 = Arc::clone(&stages);
+    let fingerprint = tokio::task::spawn_blocking(move || stages2.fingerprint())
+        .await
+        .expect("the fingerprint does not panic")
+        .map_err(|e| PipelineError::stage("reading the inputs", e))?;
+    let info = open_run_info(&out, &config.inputs, fingerprint)?;
 
     let mut timings = Timings::default();
     let store = if let Some(existing) = StateStore::load(&out)? {
@@ -282,12 +295,25 @@ async fn run_inner<S: Stages>(
         let shards_dir = out.join("shards");
         std::fs::create_dir_all(&shards_dir).map_err(|e| PipelineError::io(&shards_dir, e))?;
         let stages2 = Arc::clone(&stages);
-        let files = tokio::task::spawn_blocking(move || stages2.shard(&shards_dir))
+        let output = tokio::task::spawn_blocking(move || stages2.shard(&shards_dir))
             .await
             .expect("the shard stage does not panic")
             .map_err(|e| PipelineError::stage("sharding", e))?;
         timings.shard_s = t.elapsed().as_secs_f64();
-        let shards = files
+        if output.files.is_empty() {
+            // Nothing to send: refuse rather than "finish" with no manifest. No state is written,
+            // so a re-run after fixing the inputs starts here again.
+            return Err(PipelineError::NoIds {
+                files: output.stats.files,
+                rows: output.stats.rows,
+            });
+        }
+        let mut stats = output.stats;
+        for r in &mut stats.rejected {
+            r.file = relative_to(&out, &r.file);
+        }
+        let shards = output
+            .files
             .into_iter()
             .map(|f| ShardState {
                 job_type: f.job_type,
@@ -310,6 +336,7 @@ async fn run_inner<S: Stages>(
                 run_id: info.run_id.clone(),
                 shards,
                 joined: None,
+                inputs: Some(stats),
             },
         )?
     };
@@ -380,9 +407,99 @@ async fn run_inner<S: Stages>(
     Ok(summarise(&out, &state, &types, &jobs_created, timings))
 }
 
-/// Reads `run.json`, or writes it first thing on a new run.
-fn open_run_info(out: &Path, inputs: &str) -> Result<RunInfo, PipelineError> {
-    if let Some(info) = state::load_run_info(out)? {
+/// Refuses a run directory that is a file, a non-empty directory that is not a run directory
+/// (a dataset copy would be filled with shards and results), or one inside an input directory.
+fn check_out_dir(out: &Path, input_dirs: &[PathBuf]) -> Result<(), PipelineError> {
+    let refuse = |message: String| PipelineError::OutDir {
+        path: out.to_owned(),
+        message,
+    };
+    match std::fs::metadata(out) {
+        Ok(m) if !m.is_dir() => {
+            return Err(refuse(
+                "--out is a file, expected a directory (a new or empty one, or the run directory \
+                 of an earlier xcomply run)"
+                    .into(),
+            ));
+        }
+        Ok(_) => {
+            let entries = std::fs::read_dir(out).map_err(|e| PipelineError::io(out, e))?;
+            let mut own = false;
+            let mut foreign = None;
+            for entry in entries {
+                let name = entry
+                    .map_err(|e| PipelineError::io(out, e))?
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned();
+                match name.as_str() {
+                    state::RUN_FILE => own = true,
+                    // What a run killed before it wrote run.json leaves behind.
+                    state::LOCK_FILE => {}
+                    n if n == format!(".{}.tmp", state::RUN_FILE) => {}
+                    _ => foreign = foreign.or(Some(name)),
+                }
+            }
+            if let (false, Some(name)) = (own, foreign) {
+                return Err(refuse(format!(
+                    "--out is a non-empty directory that is not an xcomply run directory (it holds \
+                     `{name}` and no {}); expected a new or empty directory, or the --out of an \
+                     earlier xcomply run to resume",
+                    state::RUN_FILE
+                )));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(PipelineError::io(out, e)),
+    }
+    let resolved = resolve(out);
+    for dir in input_dirs {
+        let Ok(dir) = std::fs::canonicalize(dir) else {
+            continue;
+        };
+        if dir.is_dir() && resolved.starts_with(&dir) {
+            return Err(refuse(format!(
+                "--out is inside the input directory `{}`, where its files would be read as \
+                 input; expected a directory outside the inputs",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The absolute path with symbolic links resolved, for a path that may not exist yet: its
+/// deepest existing ancestor canonicalised, the rest appended.
+fn resolve(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(cur) {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Reads `run.json` and checks that the inputs are the ones it was planned with, or writes it
+/// first thing on a new run.
+fn open_run_info(
+    out: &Path,
+    inputs: &str,
+    fingerprint: Fingerprint,
+) -> Result<RunInfo, PipelineError> {
+    if let Some(mut info) = state::load_run_info(out)? {
         if info.inputs != inputs {
             return Err(PipelineError::State {
                 path: out.join(state::RUN_FILE),
@@ -393,11 +510,25 @@ fn open_run_info(out: &Path, inputs: &str) -> Result<RunInfo, PipelineError> {
                 ),
             });
         }
+        if let Some(recorded) = &info.fingerprint {
+            if let Some(changes) = recorded.diff(&fingerprint) {
+                return Err(PipelineError::InputsChanged {
+                    path: out.join(state::RUN_FILE),
+                    changes,
+                });
+            }
+        } else {
+            // A run file of an older version: record the inputs as they are now.
+            info.fingerprint = Some(fingerprint);
+            let json = serde_json::to_vec_pretty(&info).expect("the run info always serialises");
+            state::write_atomic(out, state::RUN_FILE, &json)?;
+        }
         return Ok(info);
     }
     let info = RunInfo {
         run_id: state::derive_run_id(out, inputs),
         inputs: inputs.to_owned(),
+        fingerprint: Some(fingerprint),
     };
     let json = serde_json::to_vec_pretty(&info).expect("the run info always serialises");
     state::write_atomic(out, state::RUN_FILE, &json)?;
@@ -593,6 +724,8 @@ fn adopt_for<S: Stages>(
 async fn advance_job<S: Stages>(ctx: &Ctx<S>, slot: usize) -> Result<(), PipelineError> {
     let mut poll_delay = ctx.config.poll_initial;
     let mut upload_done: Option<Instant> = None;
+    // The job and status last reported as waiting: a poll that changes neither reports nothing.
+    let mut waiting: Option<(JobId, JobStatus)> = None;
     loop {
         let shard = ctx.shard(slot);
         match shard.phase {
@@ -629,7 +762,11 @@ async fn advance_job<S: Stages>(ctx: &Ctx<S>, slot: usize) -> Result<(), Pipelin
                 poll_delay = ctx.config.poll_initial;
             }
             Phase::Uploaded => {
-                ctx.emit_shard(&shard, Activity::Waiting);
+                let seen = shard.job.as_ref().map(|j| (j.id, j.status.clone()));
+                if seen != waiting {
+                    ctx.emit_shard(&shard, Activity::Waiting);
+                    waiting = seen;
+                }
                 tokio::time::sleep(poll_delay).await;
                 poll_delay = (poll_delay.mul_f64(1.5)).min(ctx.config.poll_max);
                 let Some(job) = get_job(ctx, slot, &shard).await? else {
@@ -653,7 +790,14 @@ async fn create<S: Stages>(
     slot: usize,
     shard: &ShardState,
 ) -> Result<(), PipelineError> {
-    ctx.emit_shard(shard, Activity::Creating);
+    // The shard's old job (failed, expired or replaced) is not the one being created.
+    ctx.emit_shard(
+        &ShardState {
+            job: None,
+            ..shard.clone()
+        },
+        Activity::Creating,
+    );
     let name = state::job_name(&ctx.run_id(), &shard.job_type, shard.index);
     let t = Instant::now();
     match ctx
@@ -1015,6 +1159,7 @@ fn summarise(
         types,
         failed,
         joined: state.joined.clone(),
+        inputs: state.inputs.clone(),
         timings,
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use xcomply_core::{ComplianceJob, JobId, JobType, SignedUrl};
 
 use crate::error::StageError;
+use crate::state::{Fingerprint, InputStats};
 
 /// One shard file: the IDs of one job.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -27,6 +28,15 @@ pub struct ShardFile {
     pub bytes: u64,
     /// Lowercase hex SHA-256 of its content.
     pub sha256: String,
+}
+
+/// What the shard stage wrote and read.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct ShardOutput {
+    /// The shard files of every type.
+    pub files: Vec<ShardFile>,
+    /// What the inputs held: files, rows, invalid values skipped.
+    pub stats: InputStats,
 }
 
 /// A results file of one job, as the join reads it.
@@ -101,9 +111,16 @@ pub trait Stages: Send + Sync + 'static {
             .map_or(0, |d| d.as_millis() as i64)
     }
 
+    /// Size and modification time of every input file, taken before sharding and compared on
+    /// every later invocation, so that a run whose dataset changed is refused instead of reporting
+    /// the old results. Blocking. The default (no files) suits stages without files on disk.
+    fn fingerprint(&self) -> Result<Fingerprint, StageError> {
+        Ok(Fingerprint::default())
+    }
+
     /// Extracts, deduplicates and shards the IDs of the run's inputs into `dir`, for every type
     /// the run covers. Blocking.
-    fn shard(&self, dir: &Path) -> Result<Vec<ShardFile>, StageError>;
+    fn shard(&self, dir: &Path) -> Result<ShardOutput, StageError>;
 
     /// Joins the results against the dataset into delete manifests in `dir`. Blocking.
     fn join(&self, results: &[ResultsFile], dir: &Path) -> Result<JoinOutput, StageError>;

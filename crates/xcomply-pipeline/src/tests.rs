@@ -14,8 +14,8 @@ use xcomply_core::{ComplianceJob, JobId, JobStatus, JobType, SignedUrl, Timestam
 
 use crate::state::{self, Phase, StateStore};
 use crate::{
-    ErrorClass, JoinOutput, PipelineError, ResultsFile, RunConfig, RunSummary, ShardFile, Silent,
-    StageError, StageErrorKind, Stages,
+    ErrorClass, JoinOutput, PipelineError, ResultsFile, RunConfig, RunSummary, ShardFile,
+    ShardOutput, Silent, StageError, StageErrorKind, Stages,
 };
 
 const T0: i64 = 1_700_000_000_000;
@@ -57,6 +57,8 @@ struct Fake {
     crash_in: AtomicI64,
     crash: Mutex<CancellationToken>,
     download_delay: Duration,
+    /// What [`Stages::fingerprint`] reports: tests change it to play a changed dataset.
+    fingerprint: Mutex<crate::state::Fingerprint>,
 }
 
 impl Fake {
@@ -75,6 +77,7 @@ impl Fake {
             crash_in: AtomicI64::new(-1),
             crash: Mutex::new(CancellationToken::new()),
             download_delay: Duration::from_millis(5),
+            fingerprint: Mutex::new(crate::state::Fingerprint::new(vec![stamp("data/a", 10, 1)])),
         }
     }
 
@@ -334,7 +337,11 @@ impl Stages for Fake {
         self.clock.load(Ordering::SeqCst)
     }
 
-    fn shard(&self, dir: &Path) -> Result<Vec<ShardFile>, StageError> {
+    fn fingerprint(&self) -> Result<crate::state::Fingerprint, StageError> {
+        Ok(self.fingerprint.lock().unwrap().clone())
+    }
+
+    fn shard(&self, dir: &Path) -> Result<ShardOutput, StageError> {
         let mut out = Vec::new();
         for (t, ids) in &self.ids {
             for (i, chunk) in ids.chunks(self.per_shard).enumerate() {
@@ -352,7 +359,15 @@ impl Stages for Fake {
                 });
             }
         }
-        Ok(out)
+        let rows = self.ids.values().map(|ids| ids.len() as u64).sum();
+        Ok(ShardOutput {
+            files: out,
+            stats: crate::state::InputStats {
+                files: 1,
+                rows,
+                rejected: Vec::new(),
+            },
+        })
     }
 
     fn join(&self, results: &[ResultsFile], dir: &Path) -> Result<JoinOutput, StageError> {
@@ -369,6 +384,14 @@ impl Stages for Fake {
             rows: lines.len() as u64,
             rows_scanned: 0,
         })
+    }
+}
+
+fn stamp(path: &str, bytes: u64, mtime_ns: i64) -> crate::state::FileStamp {
+    crate::state::FileStamp {
+        path: path.into(),
+        bytes,
+        mtime_ns,
     }
 }
 
@@ -670,7 +693,7 @@ async fn a_foreign_unfinished_job_is_reported_not_cancelled() {
         .await
         .unwrap();
     let err = run(&fake, config(dir.path())).await.unwrap_err();
-    assert_eq!(err.class(), ErrorClass::Api, "{err}");
+    assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
     let message = err.to_string();
     assert!(
         message.contains(&format!("another unfinished tweets job {}", foreign.id)),
@@ -679,4 +702,166 @@ async fn a_foreign_unfinished_job_is_reported_not_cancelled() {
     assert!(message.contains("xcomply jobs cancel"), "{message}");
     let s = fake.server.lock().unwrap();
     assert_eq!(s.jobs[&foreign.id.0].job.status, JobStatus::Created);
+}
+
+#[tokio::test]
+async fn changed_inputs_are_refused_with_what_changed_and_unchanged_ones_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::new(40, 0, 20));
+    run(&fake, config(dir.path())).await.unwrap();
+    // The same inputs again: nothing to do, no error.
+    let again = run(&fake, config(dir.path())).await.unwrap();
+    assert_eq!(again.types[0].jobs_created, 0);
+    *fake.fingerprint.lock().unwrap() =
+        crate::state::Fingerprint::new(vec![stamp("data/a", 10, 1), stamp("data/b", 5, 2)]);
+    let err = run(&fake, config(dir.path())).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Input, "{err}");
+    let message = err.to_string();
+    assert!(message.contains("the inputs changed"), "{message}");
+    assert!(message.contains("added `data/b`"), "{message}");
+    assert!(message.contains("use a new --out"), "{message}");
+    *fake.fingerprint.lock().unwrap() =
+        crate::state::Fingerprint::new(vec![stamp("data/a", 10, 9)]);
+    let message = run(&fake, config(dir.path()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("changed `data/a`"), "{message}");
+}
+
+#[tokio::test]
+async fn unusable_run_directories_are_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::new(20, 0, 20));
+
+    // A regular file.
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let err = run(&fake, config(&file)).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Input);
+    assert!(
+        err.to_string()
+            .contains("--out is a file, expected a directory"),
+        "{err}"
+    );
+
+    // A non-empty directory that is not a run directory (a dataset copy).
+    let copy = tmp.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::write(copy.join("part-0.parquet"), "x").unwrap();
+    let err = run(&fake, config(&copy)).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Input);
+    assert!(
+        err.to_string().contains("not an xcomply run directory"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("part-0.parquet"), "{err}");
+    let names: Vec<_> = std::fs::read_dir(&copy).unwrap().collect();
+    assert_eq!(names.len(), 1, "the directory was written to");
+
+    // Inside an input directory, even when it does not exist yet.
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let inside = data.join("run");
+    let err = run(
+        &fake,
+        RunConfig {
+            input_dirs: vec![data.clone()],
+            ..config(&inside)
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Input);
+    assert!(
+        err.to_string().contains("inside the input directory"),
+        "{err}"
+    );
+    assert!(!inside.exists());
+
+    // What a run killed before it wrote run.json leaves behind is accepted.
+    let early = tmp.path().join("early");
+    std::fs::create_dir(&early).unwrap();
+    std::fs::write(early.join(state::LOCK_FILE), "").unwrap();
+    let summary = run(&fake, config(&early)).await.unwrap();
+    assert!(summary.is_success());
+    // And so is an existing run directory.
+    run(&fake, config(&early)).await.unwrap();
+}
+
+#[tokio::test]
+async fn inputs_without_ids_are_refused_without_a_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::new(0, 0, 20));
+    let err = run(&fake, config(dir.path())).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Input);
+    assert_eq!(
+        err.to_string(),
+        "no post or user IDs found in the inputs (1 file, 0 rows)"
+    );
+    assert!(!dir.path().join(state::STATE_FILE).exists());
+}
+
+#[tokio::test]
+async fn users_alone_run_and_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::new(0, 30, 20));
+    let summary = run(&fake, config(dir.path())).await.unwrap();
+    assert_eq!(summary.types.len(), 1);
+    assert_eq!(summary.types[0].job_type, "users");
+    assert!(summary.joined.is_some());
+    assert_eq!(manifest(dir.path()), expected_manifest(&fake));
+}
+
+/// Records every shard event.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<crate::Event>>);
+
+impl crate::Observer for Recorder {
+    fn event(&self, event: &crate::Event) {
+        self.0.lock().unwrap().push(event.clone());
+    }
+}
+
+#[tokio::test]
+async fn waiting_is_reported_once_per_job_and_creating_never_names_the_old_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::new(40, 0, 20));
+    // Shard 2's first job fails, so its second creation follows a dead job.
+    fake.server
+        .lock()
+        .unwrap()
+        .failures
+        .insert(("tweets".into(), 2), 1);
+    let recorder = Arc::new(Recorder::default());
+    crate::run(
+        Arc::clone(&fake),
+        config(dir.path()),
+        Arc::clone(&recorder) as Arc<dyn crate::Observer>,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let events = recorder.0.lock().unwrap().clone();
+    let mut waiting: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut creating = 0;
+    for e in &events {
+        if let crate::Event::Shard { activity, job, .. } = e {
+            match activity {
+                crate::Activity::Waiting => {
+                    *waiting.entry(job.unwrap().0).or_default() += 1;
+                }
+                crate::Activity::Creating => {
+                    creating += 1;
+                    assert_eq!(*job, None, "{e:?}");
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(creating, 3);
+    // Each job is polled twice before it settles, but reported waiting once: its status stays
+    // `in_progress` until then.
+    assert_eq!(waiting.len(), 3, "{events:#?}");
+    assert!(waiting.values().all(|&n| n == 1), "{waiting:?}");
 }

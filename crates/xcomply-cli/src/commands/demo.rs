@@ -24,18 +24,21 @@ const DEMO_IDS_PER_JOB: u64 = 10_000;
 ///
 /// Generates a synthetic dataset of posts (several Parquet files with realistic snowflake IDs and
 /// authors), starts the emulator in-process, runs xcomply run on it with shards small enough to
-/// need several jobs per type, and prints the summary and a DuckDB query to inspect the manifest.
-/// Needs no token and no network. Re-running it on the same --out resumes (or, when finished,
-/// just prints the summary again).
+/// need several jobs per type, and prints the summary and a DuckDB query (as SQL, and as a
+/// Python one-liner) to inspect the manifest. Needs no token and no network. Re-running it on the
+/// same --out resumes (or, when finished, just prints the summary again). Ctrl-C or SIGTERM stops
+/// it cleanly (exit code 130).
 ///
-/// Example:
-///   xcomply demo --out /tmp/xcomply-demo
+/// Examples:
+///   xcomply demo
+///   xcomply demo --out demo1
 #[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, after_help = crate::exit::EXIT_CODES_HELP)]
 pub struct Args {
-    /// Directory for the dataset, the run state, the results and the manifest.
-    #[arg(long, value_name = "DIR", default_value = "xcomply-demo")]
-    pub out: PathBuf,
+    /// Directory for the dataset, the run state, the results and the manifest [default:
+    /// xcomply-demo in the system's temporary directory, e.g. /tmp/xcomply-demo].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 
     /// Seed of the generated dataset and of the emulator's answers.
     #[arg(long, default_value_t = 42)]
@@ -48,6 +51,9 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let Args { out, seed, json } = args;
+    // Outside the working directory unless asked, so that a demo started in a source checkout
+    // does not leave 40 000 rows of generated data in it.
+    let out = out.unwrap_or_else(|| std::env::temp_dir().join("xcomply-demo"));
     let dataset = out.join("dataset");
     let run_dir = out.join("run");
     let spec = DatasetSpec {
@@ -95,15 +101,38 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     )?;
     if !json && summary.joined.is_some() {
         let manifest = run_dir.join("manifests").join("manifest.parquet");
+        let manifest = std::path::absolute(&manifest).unwrap_or(manifest);
+        let sql = format!(
+            "SELECT action, tweet_reason, user_reason, count(*) AS rows FROM '{}' GROUP BY ALL \
+             ORDER BY rows DESC",
+            manifest.display().to_string().replace('\'', "''")
+        );
         println!();
-        println!("Look at the manifest with DuckDB:");
+        println!("Look at the manifest with DuckDB (SQL):");
+        println!("  {sql};");
         println!(
-            "  duckdb -c \"SELECT action, tweet_reason, user_reason, count(*) AS rows FROM '{}' \
-             GROUP BY ALL ORDER BY rows DESC\"",
-            manifest.display()
+            "or from Python (pip install duckdb, or scripts/pyenv in an xcomply checkout, which \
+             makes .venv):"
+        );
+        println!(
+            "  python3 -c \"import duckdb, sys; duckdb.sql(sys.argv[1]).show()\" {}",
+            shell_quote(&sql)
         );
         println!("See the run's state with:");
         println!("  xcomply status --out {}", run_dir.display());
     }
     finish(&summary)
+}
+
+/// `text` as one double-quoted shell word.
+fn shell_quote(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        if matches!(c, '"' | '\\' | '$' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }

@@ -29,7 +29,14 @@ use crate::output::Ctx;
 ///
 /// Output in --out: shards/ (IDs per job), results/ (one Parquet file per job),
 /// manifests/manifest.parquet and manifests/summary.json, state.json (mode 0600: it holds the
-/// jobs' signed URLs). xcomply status --out DIR shows progress from another terminal.
+/// jobs' signed URLs), run.json (the run ID and the size and modification time of every input
+/// file), and with --lenient rejects-tweets.txt / rejects-users.txt. xcomply status --out DIR
+/// shows progress from another terminal.
+///
+/// --out must be a new or empty directory, or the run directory of an earlier xcomply run (to
+/// resume it); it may not be inside the dataset. A run whose input files changed (added, removed
+/// or modified) since it was planned is refused: start the changed dataset in a new --out.
+/// Ctrl-C or SIGTERM stops a run cleanly (exit code 130); the same command resumes it.
 ///
 /// Examples:
 ///   X_BEARER_TOKEN=… xcomply run --dataset data/ --out run1
@@ -56,7 +63,7 @@ pub struct Args {
     pub ids: Option<PathBuf>,
 
     /// The kind of IDs in --ids.
-    #[arg(long = "type", value_enum)]
+    #[arg(long = "type", value_enum, requires = "ids")]
     pub r#type: Option<TypeArg>,
 
     /// Run directory: state, shards, results and manifests. Re-run with the same directory to resume.
@@ -67,7 +74,7 @@ pub struct Args {
     pub api: ApiArgs,
 
     /// Start an emulator in-process and run against it instead of the real API (no token needed).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["api_base", "token_file"])]
     pub emulator: bool,
 
     /// Seed of the in-process emulator's answers (with --emulator).
@@ -109,6 +116,12 @@ pub struct Args {
     /// Stop after the results; do not join them against the dataset.
     #[arg(long)]
     pub no_join: bool,
+
+    /// Skip invalid ID values instead of stopping at the first one: each is counted and listed
+    /// with its file and row in rejects-tweets.txt or rejects-users.txt in --out, and the summary
+    /// says how many were skipped.
+    #[arg(long)]
+    pub lenient: bool,
 
     /// Print a machine-readable summary on stdout at the end.
     #[arg(long)]
@@ -153,6 +166,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         ids: args.ids.zip(args.r#type.map(JobType::from)),
         max_ids_per_job: args.max_ids_per_job,
         memory_limit: xcomply_shard::DEFAULT_MEMORY_LIMIT,
+        lenient: args.lenient,
     };
     let api = if args.emulator {
         let (rate, fault) = (args.emulator_processing_rate, args.emulator_fault_rate);
@@ -198,6 +212,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         ));
     }
     let mut config = RunConfig::new(&args.out, inputs.describe());
+    config.input_dirs = inputs.input_dirs();
     config.resumable = args.resumable;
     config.max_job_retries = args.max_job_retries;
     config.join = !args.no_join && inputs.can_join();
@@ -224,6 +239,7 @@ pub fn finish(summary: &RunSummary) -> anyhow::Result<()> {
     if summary.is_success() {
         return Ok(());
     }
+    let failed = summary.failed.len() as u64;
     let list: Vec<String> = summary
         .failed
         .iter()
@@ -240,15 +256,21 @@ pub fn finish(summary: &RunSummary) -> anyhow::Result<()> {
     Err(coded(
         Code::JobsFailed,
         anyhow::anyhow!(
-            "{} shard(s) failed after every retry, so no manifest was written: {}; re-run the same \
-             command to try them again",
-            list.len(),
-            list.join("; ")
+            "{} failed after every retry, so no manifest was written: {}; re-run the same \
+             command to try {} again",
+            count(failed, "shard", "shards"),
+            list.join("; "),
+            if failed == 1 { "it" } else { "them" }
         ),
     ))
 }
 
-/// Runs a plan to its end and prints the summary; Ctrl-C ends it with exit code 130.
+/// "1 job", "2 jobs".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Runs a plan to its end and prints the summary; Ctrl-C or SIGTERM ends it with exit code 130.
 pub fn execute(plan: Plan, ctx: &Ctx) -> anyhow::Result<RunSummary> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -275,14 +297,8 @@ pub fn execute(plan: Plan, ctx: &Ctx) -> anyhow::Result<RunSummary> {
 
 async fn execute_async(plan: Plan, ctx: &Ctx) -> Result<RunSummary, PipelineError> {
     let cancel = xcomply_client::CancellationToken::new();
-    {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
-            }
-        });
-    }
+    spawn_signal_handler(cancel.clone())
+        .map_err(|e| other("installing the SIGINT and SIGTERM handlers", &e))?;
     let observer: Arc<dyn Observer> = Arc::new(View::new(ctx));
     let transfers =
         Transfers::new(TransferConfig::default()).map_err(|e| PipelineError::Stage {
@@ -313,10 +329,47 @@ async fn execute_async(plan: Plan, ctx: &Ctx) -> Result<RunSummary, PipelineErro
     })?;
     let mut stages = RealStages::new(client, transfers, plan.inputs);
     if let Some(emulator) = &emulator {
-        let emulator = Arc::clone(emulator);
-        stages = stages.with_clock(Arc::new(move || emulator.now_ms()));
+        let emulator = Arc::downgrade(emulator);
+        // A weak reference, so that the emulator can be shut down once the run is over.
+        stages = stages.with_clock(Arc::new(move || {
+            emulator.upgrade().map_or(0, |e| e.now_ms())
+        }));
     }
-    xcomply_pipeline::run(Arc::new(stages), plan.config, observer, cancel).await
+    let result = xcomply_pipeline::run(Arc::new(stages), plan.config, observer, cancel).await;
+    if let Some(emulator) = emulator {
+        // Stop the in-process emulator whatever the outcome (an interruption too), which removes
+        // its data directory.
+        match Arc::try_unwrap(emulator) {
+            Ok(emulator) => emulator.shutdown().await,
+            Err(emulator) => drop(emulator),
+        }
+    }
+    result
+}
+
+/// Cancels `cancel` on the first SIGINT (Ctrl-C) or SIGTERM (`kill`, a service manager stopping
+/// the run), so that both end the run cleanly with its state written.
+fn spawn_signal_handler(cancel: xcomply_client::CancellationToken) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            cancel.cancel();
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
+    Ok(())
 }
 
 fn other(context: &str, e: &dyn std::fmt::Display) -> PipelineError {
@@ -334,7 +387,10 @@ fn map_error(e: PipelineError, out: &Path) -> anyhow::Error {
     let code = match e.class() {
         ErrorClass::Credentials => Code::Credentials,
         ErrorClass::Input => Code::Input,
-        ErrorClass::Api => Code::Api,
+        // A foreign unfinished job blocking the type's slot is a conflict: 6, like the API
+        // failing after every retry.
+        ErrorClass::Api | ErrorClass::Conflict => Code::Api,
+        ErrorClass::UrlExpired => Code::JobsFailed,
         ErrorClass::Interrupted => {
             return coded(
                 Code::Interrupted,
@@ -353,8 +409,13 @@ fn print_summary(summary: &RunSummary) {
     let mut parts = Vec::new();
     for t in &summary.types {
         parts.push(format!(
-            "{} {}/{} shards, {} IDs, {} need action ({} jobs this run)",
-            t.job_type, t.done, t.shards, t.ids, t.results_rows, t.jobs_created
+            "{} {}/{}, {}, {} need action ({} this run)",
+            t.job_type,
+            t.done,
+            count(u64::from(t.shards), "shard", "shards"),
+            count(t.ids, "ID", "IDs"),
+            t.results_rows,
+            count(u64::from(t.jobs_created), "job", "jobs")
         ));
     }
     println!(
@@ -377,6 +438,16 @@ fn print_summary(summary: &RunSummary) {
             joined.rows, joined.rows_scanned
         );
     }
+    if let Some(inputs) = &summary.inputs {
+        for r in &inputs.rejected {
+            println!(
+                "skipped {} ({}): {}",
+                count(r.count, "invalid ID value", "invalid ID values"),
+                r.job_type,
+                summary.out.join(&r.file).display()
+            );
+        }
+    }
 }
 
 /// Draws progress: one live line per type on a terminal, plain log lines otherwise.
@@ -385,7 +456,14 @@ struct View {
     quiet: bool,
     started: Instant,
     totals: Mutex<BTreeMap<String, TypeProgress>>,
+    /// Per type, the last plain progress line and when it was printed: the same line again within
+    /// [`REPEAT_AFTER`] is not printed.
+    last: Mutex<BTreeMap<String, (String, Instant)>>,
 }
+
+/// How long an unchanged progress line (a job still waiting) stays unrepeated in a log: often
+/// enough to show the run is alive, rare enough not to flood it.
+const REPEAT_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Default, Clone)]
 struct TypeProgress {
@@ -405,6 +483,7 @@ impl View {
             quiet: ctx.quiet,
             started: Instant::now(),
             totals: Mutex::new(BTreeMap::new()),
+            last: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -418,7 +497,8 @@ impl View {
         }
     }
 
-    /// "1.2M IDs/s, ETA 3m 10s" from this invocation's finished shards.
+    /// "1.2M IDs/s  ETA 3m 10s" from this invocation's finished shards; no ETA once nothing is
+    /// left, and nothing before a shard finished.
     fn rate(&self, t: &str) -> String {
         let totals = self.totals.lock().unwrap();
         let Some(p) = totals.get(t) else {
@@ -429,11 +509,15 @@ impl View {
             return String::new();
         }
         let rate = p.done_now as f64 / secs;
-        let left = p.ids.saturating_sub(p.done_before + p.done_now) as f64;
+        let left = p.ids.saturating_sub(p.done_before + p.done_now);
+        if left == 0 {
+            return format!("  {} IDs/s", human(rate));
+        }
         format!(
             "  {} IDs/s  ETA {}",
             human(rate),
-            indicatif::HumanDuration(Duration::from_secs_f64(left / rate))
+            // Rounded up: work is left, so "0 seconds" would be wrong.
+            indicatif::HumanDuration(Duration::from_secs((left as f64 / rate).ceil() as u64))
         )
     }
 }
@@ -466,8 +550,11 @@ impl Observer for View {
                         done_now: 0,
                     },
                 );
-                let text =
-                    format!("{job_type}: {ids} IDs in {shards} shard(s), {done} already done");
+                let text = format!(
+                    "{job_type}: {} in {}, {done} already done",
+                    count(*ids, "ID", "IDs"),
+                    count(u64::from(*shards), "shard", "shards")
+                );
                 if let Some((multi, bars)) = &self.bars {
                     let bar = multi.add(ProgressBar::new(u64::from(*shards)));
                     bar.set_style(
@@ -497,17 +584,31 @@ impl Observer for View {
                     p.done_now += ids;
                 }
                 let job = job.map(|j| format!(" (job {j})")).unwrap_or_default();
-                let rate = self.rate(&t);
-                match &self.bars {
-                    Some((_, bars)) => {
-                        if let Some(bar) = bars.lock().unwrap().get(&t) {
-                            if *activity == Activity::Done {
-                                bar.inc(1);
-                            }
-                            bar.set_message(format!("shard {index}/{of} {activity}{job}{rate}"));
+                if let Some((_, bars)) = &self.bars {
+                    if let Some(bar) = bars.lock().unwrap().get(&t) {
+                        if *activity == Activity::Done {
+                            bar.inc(1);
                         }
+                        // A live line is redrawn in place: the rate can stay on it.
+                        let rate = self.rate(&t);
+                        bar.set_message(format!("shard {index}/{of} {activity}{job}{rate}"));
                     }
-                    None => self.line(&format!("{t} shard {index}/{of}: {activity}{job}{rate}")),
+                } else {
+                    // Only a finished shard changes the rate; other log lines would repeat it.
+                    let rate = if *activity == Activity::Done {
+                        self.rate(&t)
+                    } else {
+                        String::new()
+                    };
+                    let text = format!("{t} shard {index}/{of}: {activity}{job}");
+                    let mut last = self.last.lock().unwrap();
+                    let repeated = last
+                        .get(&t)
+                        .is_some_and(|(l, at)| *l == text && at.elapsed() < REPEAT_AFTER);
+                    if !repeated {
+                        self.line(&format!("{text}{rate}"));
+                        last.insert(t, (text, Instant::now()));
+                    }
                 }
             }
             Event::Step { activity } => self.line(&format!("{activity}…")),

@@ -11,8 +11,10 @@ use crate::output::Ctx;
 
 /// Show what a run directory has done and what is pending.
 ///
-/// Reads state.json in the run directory (it does not contact the API) and prints each shard's
-/// job, status and results.
+/// Reads state.json in the run directory (it does not contact the API) and prints, per type, a
+/// totals line and a table of its shards: shard, IDs, job ID, status, attempts (jobs created for
+/// it) and results rows, with the last error of a shard still being retried; then the manifests.
+/// --json prints the whole state instead, signed URLs redacted.
 ///
 /// Example:
 ///   xcomply status --out run1
@@ -72,7 +74,8 @@ fn redact_urls(value: &mut serde_json::Value) {
     }
 }
 
-/// The human-readable status: one summary line per type, then a line per shard that is not done.
+/// The human-readable status: one summary line per type, then a table of its shards (index, IDs,
+/// job ID, status, jobs created, results rows, and the last error of a retried shard).
 pub fn render(out: &std::path::Path, state: &RunState) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "run {} in {}", state.run_id, out.display());
@@ -95,34 +98,64 @@ pub fn render(out: &std::path::Path, state: &RunState) -> String {
             .sum();
         let _ = writeln!(
             text,
-            "{t}: {done}/{} shards done, {failed} failed, {} pending; {ids} IDs, {rows} need action",
-            shards.len(),
-            shards.len() - done - failed
+            "{t}: {done}/{} done, {failed} failed, {} pending; {}, {rows} need action",
+            super::run::count(shards.len() as u64, "shard", "shards"),
+            shards.len() - done - failed,
+            super::run::count(ids, "ID", "IDs"),
         );
-        for s in shards.iter().filter(|s| s.phase != Phase::ResultsWritten) {
-            let job = s.job.as_ref().map_or_else(
-                || "no job yet".to_owned(),
-                |j| format!("job {} ({})", j.id, j.status),
-            );
+        let _ = writeln!(
+            text,
+            "  {:>5}  {:>10}  {:<19}  {:<24}  {:>8}  {:>12}",
+            "shard", "IDs", "job ID", "status", "attempts", "results rows"
+        );
+        for s in &shards {
+            let job = s
+                .job
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |j| j.id.to_string());
+            // The run's phase, and the API's status of the job when it says more.
+            let status = match (&s.job, s.phase) {
+                (Some(j), Phase::Created | Phase::Uploaded) => {
+                    format!("{} (job {})", phase_name(s.phase), j.status)
+                }
+                _ => phase_name(s.phase).to_owned(),
+            };
+            let rows = s
+                .results
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |r| r.rows.to_string());
             let _ = write!(
                 text,
-                "  shard {:>5}  {:>10} IDs  {:<8}  {job}",
-                s.index,
-                s.ids,
-                phase_name(s.phase)
+                "  {:>5}  {:>10}  {job:<19}  {status:<24}  {:>8}  {rows:>12}",
+                s.index, s.ids, s.attempts
             );
-            if let Some(e) = &s.last_error {
+            if let Some(e) = s
+                .last_error
+                .as_ref()
+                .filter(|_| s.phase != Phase::ResultsWritten)
+            {
                 let _ = write!(text, "  last error: {e}");
             }
             text.push('\n');
+        }
+    }
+    if let Some(inputs) = &state.inputs {
+        for r in &inputs.rejected {
+            let _ = writeln!(
+                text,
+                "skipped {} ({}): {}",
+                super::run::count(r.count, "invalid ID value", "invalid ID values"),
+                r.job_type,
+                r.file.display()
+            );
         }
     }
     match &state.joined {
         Some(j) => {
             let _ = writeln!(
                 text,
-                "manifests: {} rows to act on out of {} scanned, in {}",
-                j.rows,
+                "manifests: {} to act on out of {} scanned, in {}",
+                super::run::count(j.rows, "row", "rows"),
                 j.rows_scanned,
                 j.files
                     .iter()
