@@ -8,11 +8,13 @@ use xcomply_sink::apply::{ApplyOptions, apply_paths};
 use crate::exit::{Code, coded};
 use crate::output::Ctx;
 
-/// Write a compliant copy of the dataset: deleted rows removed, scrubbed geo columns nulled.
+/// Write a compliant copy of the dataset: deleted rows removed, scrubbed geo
+/// columns nulled.
 ///
-/// Keeps the schema and the file and partition layout. Checks the removed-row counts against the
-/// manifest and fails on a mismatch. The copy appears at --out only when complete; --out must not
-/// exist or be empty. Prints a JSON summary (files, rows in and out, rows deleted and scrubbed).
+/// Keeps the schema and the file and partition layout. Checks the removed-row
+/// counts against the manifest and fails on a mismatch. The copy appears at --out
+/// only when complete; --out must not exist or be empty. Prints a JSON summary
+/// (files, rows in and out, rows deleted and scrubbed).
 ///
 /// Example:
 ///   xcomply apply --manifest run1/manifests --dataset data/ --out compliant/ \

@@ -14,13 +14,15 @@ use super::join::count;
 use crate::exit::{Code, coded};
 use crate::output::Ctx;
 
-/// Decode a job's results (JSON Lines, plain, gzip or zstd) into a results Parquet file.
+/// Decode a job's results (JSON Lines, plain, gzip or zstd) into a results
+/// Parquet file.
 ///
-/// The compression is detected from the first bytes, so a download can be piped in as it
-/// arrives. Memory stays bounded whatever the size of the input. Bad lines stop the decode with
-/// their line number and byte offset, unless --lenient is given. Input that is plainly not JSON
-/// Lines (a Parquet file, an HTML page, an archive) is refused at once. An existing --out is
-/// replaced only with --force.
+/// The compression is detected from the first bytes, so a download can be piped
+/// in as it arrives. Memory stays bounded whatever the size of the input. Bad
+/// lines stop the decode with their line number and byte offset, unless --lenient
+/// is given. Input that is plainly not JSON Lines (a Parquet file, an HTML page,
+/// an archive) is refused at once. An existing --out is replaced only with
+/// --force.
 ///
 /// Examples:
 ///   xcomply decode results.jsonl --type tweets --out results/tweets-1.parquet

@@ -10,11 +10,13 @@ use crate::output::Ctx;
 
 /// Join compliance results against a Parquet dataset into a delete manifest.
 ///
-/// Writes one manifest row per affected dataset row (file path, row position, IDs, action,
-/// reasons), sorted by file and position, and `summary.json`. A row is `delete` when its post or
-/// its author is flagged, `scrub_geo` when the post's only reason is scrub_geo. Only the two ID
-/// columns are read, and row groups whose ID statistics exclude every flagged ID are skipped.
-/// Manifests (manifest.parquet beside a summary.json) found in the dataset are not read as data.
+/// Writes one manifest row per affected dataset row (file path, row position,
+/// IDs, action, reasons), sorted by file and position, and `summary.json`. A row
+/// is `delete` when its post or its author is flagged, `scrub_geo` when the
+/// post's only reason is scrub_geo. Only the two ID columns are read, and row
+/// groups whose ID statistics exclude every flagged ID are skipped. Manifests
+/// (manifest.parquet beside a summary.json) found in the dataset are not read as
+/// data.
 ///
 /// Examples:
 ///   xcomply join --dataset data/ --results run1/results --out run1/manifests
