@@ -6,39 +6,49 @@
 use std::fmt;
 use std::process::ExitCode;
 
-/// What kind of failure ended the command.
-// Some variants are only constructed by the commands that are still being built.
+/// What kind of failure ended the command. The meanings are the decided table in the README
+/// ("Exit codes") and in [`EXIT_CODES_HELP`]; keep the three in step.
+// Some variants are only constructed by some commands.
 #[allow(dead_code)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Code {
-    /// Something else went wrong (a bug, an unexpected API answer).
+    /// An unexpected failure: a bug, or an answer the API should never give.
     Failure = 1,
-    /// Bad arguments (clap also uses 2).
+    /// A usage error (clap also uses 2): bad arguments, a malformed or unknown job ID, or a job in
+    /// the wrong state for the command (`download` without `--wait` on an unfinished job, an
+    /// upload to a job that is not `created`).
     Usage = 2,
-    /// The run finished but one or more compliance jobs failed or expired for good.
+    /// Finished, but one or more compliance jobs failed or expired for good; an upload URL that
+    /// expired.
     JobsFailed = 3,
-    /// Bad input data or a file-system problem: an invalid ID line, a corrupt Parquet file, a full
-    /// disk, an output directory that already exists.
+    /// Bad input data or a file-system problem: an invalid ID line, a corrupt Parquet file, a
+    /// missing file, an output directory that is not empty, no results files.
     Input = 4,
-    /// The API refused the credentials (401, 403): fix the token, retrying will not help.
+    /// Credentials missing or refused: no token, an unreadable token file, 401 or 403. Fix the
+    /// token; retrying will not help.
     Credentials = 5,
-    /// The API or storage kept failing after every retry, or a usage cap is spent.
+    /// The API or storage kept failing after every retry, a usage cap is spent, or another
+    /// unfinished job of the same type blocks a new one (a conflict).
     Api = 6,
-    /// Interrupted (Ctrl-C); the run directory is consistent and the same command resumes.
+    /// Interrupted by SIGINT (Ctrl-C) or SIGTERM; the same command resumes.
     Interrupted = 130,
 }
 
-/// The exit-code table shown at the end of `xcomply --help`.
+/// The exit-code table shown at the end of every command's `--help`; the README states the same.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0    success
-  1    unexpected failure
-  2    usage error (bad arguments)
-  3    finished, but some compliance jobs failed or expired for good
-  4    bad input data or a file-system problem (the message names the file and line)
-  5    credentials refused by the API (401/403): fix X_BEARER_TOKEN
-  6    the API or storage kept failing after all retries, or a usage cap is spent
-  130  interrupted; re-run the same command to resume";
+  1    unexpected failure (a bug, an answer the API should never give)
+  2    usage error: bad arguments, a malformed or unknown job ID, a job in the wrong state for
+       the command (download without --wait on a job that is not complete, upload to a job
+       that is not created)
+  3    finished, but some compliance jobs failed or expired for good; an upload URL that expired
+  4    bad input data or a file-system problem (bad ID line, corrupt Parquet, missing file,
+       output directory not empty, no results files)
+  5    credentials missing or refused: no token, unreadable token file, 401/403
+  6    the API or storage kept failing after every retry, a usage cap is spent, or another
+       unfinished job of the same type blocks a new one (conflict)
+  130  interrupted by SIGINT or SIGTERM; the same command resumes";
 
 /// An error that carries its exit code. Its message is the wrapped error's whole chain.
 pub struct Coded {
@@ -91,7 +101,8 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     match code_of(err) {
         None => ExitCode::SUCCESS,
         Some(code) => {
-            eprintln!("error: {}", message(err));
+            // Not `eprintln!`, which panics (exit 101) when stderr is closed.
+            crate::output::note!("error: {}", message(err));
             ExitCode::from(code as u8)
         }
     }

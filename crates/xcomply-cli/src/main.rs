@@ -13,7 +13,7 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// Keep large X (Twitter) datasets compliant with X's batch compliance API.
 ///
@@ -29,13 +29,23 @@ struct Cli {
     command: Command,
 
     /// More log output on stderr (-v info, -vv debug, -vvv trace). Secrets are never logged.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     verbose: u8,
 
     /// Only errors on stderr: no progress bars, no log lines.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = GLOBAL
+    )]
     quiet: bool,
 }
+
+/// The --help heading of the options every command takes, so that they are not interleaved with
+/// the command's own options.
+const GLOBAL: &str = "Global options";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -52,8 +62,32 @@ enum Command {
     Emulator(commands::emulator::Args),
 }
 
+/// The command-line definition, with the exit-code table at the end of every command's --help
+/// (subcommands of subcommands included), so that each states the same table as the README.
+fn command() -> clap::Command {
+    with_exit_codes(Cli::command())
+}
+
+fn with_exit_codes(cmd: clap::Command) -> clap::Command {
+    let cmd = if cmd.get_after_help().is_none() {
+        cmd.after_help(exit::EXIT_CODES_HELP)
+    } else {
+        cmd
+    };
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    names
+        .iter()
+        .fold(cmd, |cmd, name| cmd.mut_subcommand(name, with_exit_codes))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     let ctx = output::Ctx::new(cli.verbose, cli.quiet);
     ctx.init_logging();
     let result = match cli.command {

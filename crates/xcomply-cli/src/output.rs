@@ -1,6 +1,13 @@
-//! Terminal output shared by the commands: log setup and whether to draw progress bars.
+//! Terminal output shared by the commands: log setup, whether to draw progress bars, and writes to
+//! stdout and stderr that never panic.
+//!
+//! `println!` and `eprintln!` panic when the stream is closed (`xcomply … 2>&1 | head -1`), which
+//! would end the process with exit 101 in the middle of its work. Messages for people therefore go
+//! through [`note`], which drops what it cannot write, and data for scripts through [`stdout_text`]
+//! or a locked `std::io::stdout()` with `?`, so that a closed pipe ends the command as a
+//! `BrokenPipe` error, which `exit::report` turns into a quiet success, like `grep … | head`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 /// What every command needs to know about the terminal and the user's verbosity.
 #[allow(dead_code)] // `interactive` and `progress` serve the commands that draw progress bars.
@@ -24,7 +31,9 @@ impl Ctx {
     }
 
     /// Logs go to stderr, filtered by `-v` unless `RUST_LOG` says otherwise. Libraries never log
-    /// secrets, so every level is safe to turn on.
+    /// secrets, so every level is safe to turn on. Colours only when stderr is a terminal and
+    /// `NO_COLOR` is unset (<https://no-color.org>), so that files and pipes get plain text.
+    /// Write errors are dropped silently: a closed stderr must not end the command.
     pub fn init_logging(&self) {
         let level = match (self.quiet, self.verbose) {
             (true, _) => "error",
@@ -38,6 +47,10 @@ impl Ctx {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(colour_stderr())
+            // The default reports a failed log write with `eprintln!`, which panics when stderr
+            // is closed.
+            .log_internal_errors(false)
             .with_target(false)
             .try_init();
     }
@@ -46,5 +59,53 @@ impl Ctx {
     #[allow(dead_code)]
     pub fn progress(&self) -> bool {
         self.interactive
+    }
+}
+
+/// Whether log lines on stderr may carry ANSI colour codes: only on a terminal, and only when
+/// `NO_COLOR` is unset or empty.
+pub fn colour_stderr() -> bool {
+    colour_allowed(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    )
+}
+
+fn colour_allowed(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
+}
+
+/// Writes one line for people to stderr, dropping it when stderr is closed or full.
+pub fn write_note(line: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(line);
+    let _ = err.write_all(b"\n");
+}
+
+/// `note!("…", args)`: [`write_note`] with `format_args!`, the non-panicking `eprintln!`.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        $crate::output::write_note(format_args!($($arg)*))
+    };
+}
+pub(crate) use note;
+
+/// Writes data for scripts to stdout; a closed stdout is returned as the `BrokenPipe` error.
+pub fn stdout_text(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_allowed(true, None));
+        assert!(colour_allowed(true, Some(std::ffi::OsStr::new(""))));
+        assert!(!colour_allowed(true, Some(std::ffi::OsStr::new("1"))));
+        assert!(!colour_allowed(false, None));
     }
 }

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use xcomply_core::{ComplianceJob, JobListResponse, JobResponse, JobStatus, JobType};
-use xcomply_emulator::{Config, Emulator, OutcomeRates, outcome};
+use xcomply_emulator::{Config, Emulator, FaultRates, Faults, OutcomeRates, outcome};
 
 /// The emulator's seed; the expected results are computed from it with `outcome`.
 const SEED: u64 = 7;
@@ -280,6 +280,12 @@ impl Harness {
         let mut tokens = vec![TOKEN.to_owned()];
         tokens.extend(self.other_tokens.borrow().iter().cloned());
         for run in self.runs.borrow().iter() {
+            // stderr is a pipe here, so log lines must come without colour codes.
+            assert!(
+                !run.stderr.contains('\u{1b}'),
+                "stderr holds ANSI escape codes although it is not a terminal:\n{}",
+                run.describe()
+            );
             let stdout = run.stdout_text();
             let mut outputs = vec![("stderr", run.stderr.as_str())];
             if !run.prints_signed_urls() {
@@ -436,11 +442,11 @@ fn jobs_create_get_list_cancel() {
     let got = table_of(&h.ok(&["jobs", "get", &id]));
     assert_eq!(got, table, "the get table is the create table");
 
-    // A second unfinished tweets job is refused by the API (exit 1, the API's reason).
+    // A second unfinished tweets job is refused by the API (a conflict, exit 6, the API's reason).
     h.fails(
         &["jobs", "create", "--type", "tweets"],
         Token::Valid,
-        1,
+        6,
         &["create tweets job", "409"],
     );
 
@@ -611,11 +617,11 @@ fn simple_uploads_by_job_and_by_url_store_the_file_and_deliver_its_results() {
     assert_eq!(run.code, Some(0), "{}", run.describe());
     assert_eq!(run.stdout_text(), expected_users);
 
-    // A job that already took its upload takes no second one.
+    // A job that already took its upload takes no second one: a job in the wrong state (2).
     h.fails(
         &["upload", "--job", &tid, tweets_file.to_str().unwrap()],
         Token::Valid,
-        3,
+        2,
         &[&format!("job {tid} is `complete`"), "create a new job"],
     );
     assert_eq!(h.emulator.uploads_for(tweets.id.0).completed, 1);
@@ -717,13 +723,13 @@ fn download_wait_polls_until_the_job_completes() {
     h.ok(&["upload", "--job", &id, file.to_str().unwrap()]);
     assert_eq!(h.get(&id).status, JobStatus::InProgress);
 
-    // Without --wait an unfinished job is an error that names the flag.
+    // Without --wait an unfinished job is a usage error that names the flag.
     let out = h.path("results.jsonl");
     let out_arg = out.to_str().unwrap();
     h.fails(
         &["download", "--job", &id, "--out", out_arg],
         Token::Valid,
-        1,
+        2,
         &[&format!("job {id} is `in_progress`"), "--wait"],
     );
     assert!(!out.exists());
@@ -733,6 +739,23 @@ fn download_wait_polls_until_the_job_completes() {
     let child = h.spawn_waiting(&args);
     let signalled = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let run = h.record(&args, &child.wait_with_output().unwrap());
+    assert_eq!(run.code, Some(130), "{}", run.describe());
+    assert!(
+        run.stderr
+            .contains(&format!("waiting for job {id} was cancelled")),
+        "{}",
+        run.describe()
+    );
+    assert!(!out.exists());
+
+    // SIGTERM (what `kill` and supervisors send) ends the wait the same way.
+    let child = h.spawn_waiting(&args);
+    let signalled = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(signalled.success());
@@ -913,6 +936,341 @@ fn an_expired_upload_url_says_create_a_new_job() {
             "job {id}: {stats:?}"
         );
     }
+
+    h.assert_no_secrets();
+}
+
+/// Runs the binary with its stdout or stderr (or both) closed before it writes anything, as in
+/// `xcomply … 2>&1 | head -1` once `head` has exited. Returns the exit code.
+fn run_with_closed(h: &Harness, args: &[&str], close_stdout: bool, close_stderr: bool) -> Run {
+    let mut child = h
+        .command(args, Token::Valid)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Dropping the read ends closes the pipes; the child's first write then fails with EPIPE.
+    let out = child.stdout.take();
+    let err = child.stderr.take();
+    let (out, err) = match (close_stdout, close_stderr) {
+        (true, true) => {
+            drop((out, err));
+            (None, None)
+        }
+        (true, false) => {
+            drop(out);
+            (None, err)
+        }
+        (false, true) => {
+            drop(err);
+            (out, None)
+        }
+        (false, false) => (out, err),
+    };
+    let read = |pipe: Option<&mut dyn std::io::Read>| {
+        let mut buf = Vec::new();
+        if let Some(p) = pipe {
+            p.read_to_end(&mut buf).unwrap();
+        }
+        buf
+    };
+    let (mut out, mut err) = (out, err);
+    let stdout = read(out.as_mut().map(|p| p as &mut dyn std::io::Read));
+    let stderr = read(err.as_mut().map(|p| p as &mut dyn std::io::Read));
+    let status = child.wait().unwrap();
+    let output = Output {
+        status,
+        stdout,
+        stderr,
+    };
+    h.record(args, &output)
+}
+
+#[test]
+fn closed_stdout_or_stderr_never_panics() {
+    let h = Harness::new(Harness::config());
+    let job = h.create("tweets", &[]);
+    let id = job.id.to_string();
+    let file = h.path("ids.txt");
+    write_ids(&file, 10, 9);
+    let file = file.to_str().unwrap();
+
+    // An error report and log lines to a closed stderr: the command's own exit code, no panic
+    // (which is exit 101).
+    for args in [
+        &["jobs", "get", UNKNOWN_JOB, "-vvv"][..],
+        &["jobs", "get", UNKNOWN_JOB],
+    ] {
+        let run = run_with_closed(&h, args, false, true);
+        assert_eq!(run.code, Some(2), "{}", run.describe());
+    }
+    // Log lines, progress and the closing note of a successful upload to a closed stderr.
+    let run = run_with_closed(&h, &["upload", "--job", &id, file, "-vv"], false, true);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    // Tables and JSON to a closed stdout: a broken pipe is a quiet success, like `… | head`.
+    for args in [
+        &["jobs", "get", &id][..],
+        &["jobs", "get", &id, "--json"],
+        &["jobs", "list", "--type", "tweets"],
+        &["jobs", "list", "--type", "tweets", "--json", "-v"],
+    ] {
+        let run = run_with_closed(&h, args, true, false);
+        assert_eq!(run.code, Some(0), "{}", run.describe());
+        assert!(!run.stderr.contains("panicked"), "{}", run.describe());
+        let run = run_with_closed(&h, args, true, true);
+        assert_eq!(run.code, Some(0), "{}", run.describe());
+    }
+    // Results to a closed stdout.
+    assert_eq!(h.wait_finished(&id).status, JobStatus::Complete);
+    let run = run_with_closed(&h, &["download", "--job", &id, "--out", "-"], true, true);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+
+    h.assert_no_secrets();
+}
+
+/// Storage that answers 503 to some uploads: every retry warning (no -v) is one short line with
+/// the operation, host and object path but no query string, and says what happens next.
+#[test]
+fn retry_warnings_are_one_short_line() {
+    let faults = Faults {
+        upload: FaultRates {
+            unavailable: 0.5,
+            ..FaultRates::default()
+        },
+        ..Faults::default()
+    };
+    let h = Harness::new(Harness::config().with_faults(faults));
+    let file = h.path("ids.txt");
+    write_ids(&file, 100, 10);
+    let file = file.to_str().unwrap();
+    let mut warnings = Vec::new();
+    for job_type in ["tweets", "users"] {
+        let job = h.create(job_type, &[]);
+        let run = h.ok(&["upload", "--job", &job.id.to_string(), file]);
+        warnings.extend(
+            run.stderr
+                .lines()
+                .filter(|l| l.contains("WARN"))
+                .map(str::to_owned),
+        );
+    }
+    assert!(!warnings.is_empty(), "no upload was retried");
+    let host = h
+        .emulator
+        .base_url()
+        .trim_start_matches("http://")
+        .to_owned();
+    for w in &warnings {
+        // The object path alone is about 110 characters; the old warnings were about 600.
+        assert!(w.len() < 300, "{} characters: {w}", w.len());
+        assert!(!w.contains('?') && !w.contains("X-Goog"), "{w}");
+        assert!(w.contains(&format!("upload to {host}/")), "{w}");
+        assert!(
+            w.contains("http 503") && w.contains("re-sending the file in"),
+            "{w}"
+        );
+        assert!(!w.contains("try again later"), "{w}");
+    }
+
+    h.assert_no_secrets();
+}
+
+#[test]
+fn upload_checks_the_file_before_any_request() {
+    let h = Harness::new(Harness::config());
+    let job = h.create("tweets", &[]);
+    let id = job.id.to_string();
+    let gets = || {
+        h.emulator
+            .stats()
+            .requests
+            .get("GET /2/compliance/jobs/:id")
+            .copied()
+            .unwrap_or(0)
+    };
+
+    // A bad sixth line is named with its value, before the job is even read (exit 4).
+    let bad = h.path("bad.txt");
+    std::fs::write(&bad, "1\n2\r\n3\n4\n5\n12x45\n7\n").unwrap();
+    let bad = bad.to_str().unwrap();
+    let before = gets();
+    h.fails(
+        &["upload", "--job", &id, bad],
+        Token::Valid,
+        4,
+        &[
+            &format!("{bad}:6: invalid ID"),
+            "found `12x45`",
+            "--no-check",
+        ],
+    );
+    h.fails(
+        &["upload", "--job", &id, bad],
+        Token::Valid,
+        4,
+        &[&format!("{bad}:6:")],
+    );
+    let blank = h.path("blank.txt");
+    std::fs::write(&blank, "1\n\n3\n").unwrap();
+    let blank = blank.to_str().unwrap();
+    h.fails(
+        &["upload", "--job", &id, blank],
+        Token::Valid,
+        4,
+        &[&format!("{blank}:2: blank line")],
+    );
+    let big = h.path("big.txt");
+    std::fs::write(&big, "9223372036854775808\n").unwrap();
+    let big = big.to_str().unwrap();
+    h.fails(
+        &["upload", "--job", &id, big],
+        Token::Valid,
+        4,
+        &[
+            &format!("{big}:1: invalid ID"),
+            "found `9223372036854775808`",
+        ],
+    );
+    let missing = h.path("nope.txt");
+    let missing = missing.to_str().unwrap();
+    h.fails(
+        &["upload", "--job", &id, missing],
+        Token::Valid,
+        4,
+        &[&format!("cannot read {missing}: it does not exist")],
+    );
+    assert_eq!(gets(), before, "a bad file must not cost a request");
+    assert_eq!(h.emulator.uploads_for(job.id.0).attempts, 0);
+
+    // Neither --job nor --url: the message names both.
+    h.fails(&["upload", bad], Token::Valid, 2, &["--job", "--url"]);
+
+    // --no-check uploads the file as it is; the job then fails on it.
+    h.ok(&["upload", "--job", &id, bad, "--no-check"]);
+    assert_eq!(h.stored(&job), std::fs::read(bad).unwrap());
+
+    h.assert_no_secrets();
+}
+
+#[test]
+fn download_checks_out_first_and_explains_a_job_never_uploaded() {
+    let h = Harness::new(Harness::config().with_time_scale(0.0));
+    let job = h.create("tweets", &[]);
+    let id = job.id.to_string();
+
+    // A bad --out is refused before anything is asked of the API: even an unknown job gives 4.
+    let nowhere = h.path("no/such/dir/x.jsonl");
+    let nowhere = nowhere.to_str().unwrap();
+    h.fails(
+        &["download", "--job", UNKNOWN_JOB, "--wait", "--out", nowhere],
+        Token::Valid,
+        4,
+        &[nowhere, "does not exist"],
+    );
+    let dir = h.tmp.path().to_str().unwrap().to_owned();
+    h.fails(
+        &["download", "--job", UNKNOWN_JOB, "--wait", "--out", &dir],
+        Token::Valid,
+        4,
+        &["is a directory"],
+    );
+
+    // Waiting on a job that was never uploaded says so once, and ends when it expires.
+    let out = h.path("results.jsonl");
+    let args = [
+        "download",
+        "--job",
+        &id,
+        "--wait",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let child = h.spawn_waiting(&args);
+    h.emulator.advance(Duration::from_secs(16 * 60));
+    let run = h.record(&args, &child.wait_with_output().unwrap());
+    assert_eq!(run.code, Some(3), "{}", run.describe());
+    assert_eq!(
+        run.stderr.matches("has not been uploaded yet").count(),
+        1,
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "job {id} is `expired`: nothing was uploaded before"
+        )),
+        "{}",
+        run.describe()
+    );
+    assert!(!out.exists());
+
+    h.assert_no_secrets();
+}
+
+#[test]
+fn cancelling_a_finished_job_says_there_is_nothing_to_cancel() {
+    let h = Harness::new(Harness::config());
+    let file = h.path("ids.txt");
+    write_ids(&file, 10, 11);
+    let job = h.create("tweets", &[]);
+    let id = job.id.to_string();
+    h.ok(&["upload", "--job", &id, file.to_str().unwrap()]);
+    assert_eq!(h.wait_finished(&id).status, JobStatus::Complete);
+    let run = h.ok(&["jobs", "cancel", &id]);
+    assert!(
+        run.stderr
+            .contains(&format!("job {id} is already complete; nothing to cancel")),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(table_of(&run)["status"], "complete");
+
+    let users = h.create("users", &[]);
+    let uid = users.id.to_string();
+    let first = h.ok(&["jobs", "cancel", &uid]);
+    assert!(
+        !first.stderr.contains("nothing to cancel"),
+        "{}",
+        first.describe()
+    );
+    let again = h.ok(&["jobs", "cancel", &uid]);
+    assert!(
+        again.stderr.contains(&format!(
+            "job {uid} is already failed (Job was cancelled); nothing to cancel"
+        )),
+        "{}",
+        again.describe()
+    );
+
+    h.assert_no_secrets();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_token_file_others_can_read_is_warned_about_once() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let h = Harness::new(Harness::config());
+    let job = h.create("tweets", &[]);
+    let id = job.id.to_string();
+    let token_file = h.path("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let path = token_file.to_str().unwrap();
+    let run = h.run_as(&["jobs", "get", &id, "--token-file", path], Token::Unset);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert_eq!(
+        run.stderr
+            .matches("readable by its group or other users")
+            .count(),
+        1,
+        "{}",
+        run.describe()
+    );
+    assert!(run.stderr.contains("chmod 600"), "{}", run.describe());
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let run = h.run_as(&["jobs", "get", &id, "--token-file", path], Token::Unset);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert!(!run.stderr.contains("readable"), "{}", run.describe());
 
     h.assert_no_secrets();
 }

@@ -62,7 +62,8 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// The exit code of a jobs API error: refused credentials are 5, a wait cancelled by Ctrl-C is
 /// 130, an unknown job or a refused request is a usage error, and failures that outlasted every
-/// retry (5xx, network, rate limits, usage caps) are 6.
+/// retry (5xx, network, rate limits, usage caps) and a conflict with another unfinished job of the
+/// type are 6.
 pub fn client_code(err: &xcomply_client::ClientError) -> crate::exit::Code {
     use crate::exit::Code;
     use xcomply_client::ClientError;
@@ -71,7 +72,7 @@ pub fn client_code(err: &xcomply_client::ClientError) -> crate::exit::Code {
         ClientError::Cancelled { .. } => Code::Interrupted,
         ClientError::Config(_) => Code::Usage,
         _ if err.is_not_found() || err.status() == Some(400) => Code::Usage,
-        _ if err.is_conflict() => Code::Failure,
+        _ if err.is_conflict() => Code::Api,
         _ => Code::Api,
     }
 }

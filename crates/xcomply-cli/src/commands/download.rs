@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use xcomply_client::{CancellationToken, WaitOptions};
-use xcomply_core::{JobId, JobStatus, SignedUrl};
+use xcomply_core::{ComplianceJob, JobId, JobStatus, SignedUrl};
 use xcomply_transfer::{TransferConfig, Transfers};
 
 use super::common::{
@@ -12,23 +12,23 @@ use super::common::{
 };
 use super::jobs::parse_job_id;
 use crate::exit::{Code, coded};
-use crate::output::Ctx;
+use crate::output::{Ctx, note};
 
 /// Download a job's results (JSON Lines) to a file.
 ///
 /// Streams with gzip transfer encoding, resumes an interrupted download where it stopped, and
 /// writes to a temporary name renamed at the end. With --wait it first polls the job until it is
-/// complete, within the rate limits (Ctrl-C stops waiting). The token is read from X_BEARER_TOKEN
-/// or --token-file.
+/// complete, within the rate limits (Ctrl-C or SIGTERM stops waiting, exit 130). A job that was
+/// never uploaded is reported once while waiting, and the wait ends with an error when it expires.
+/// Without --wait a job that is not complete yet is a usage error (exit 2). The token is read from
+/// X_BEARER_TOKEN or --token-file. --out is checked before anything is waited for or fetched: its
+/// directory must exist and it must not be a directory itself.
 ///
 /// With --url the results are fetched from that signed download URL and no token is needed.
 ///
 /// Examples:
 ///   xcomply download --job 1446017776678801409 --wait --out results.jsonl
 ///   xcomply download --url "$DOWNLOAD_URL" --out - | head
-///
-/// Exit codes: 3 the job failed or expired, 4 the output cannot be written, 5 credentials
-/// refused, 6 the API or storage kept failing after all retries, 130 interrupted while waiting.
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -58,6 +58,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    if args.out != Path::new("-") {
+        check_out(&args.out)?;
+    }
     let rt = runtime()?;
     let (url, what) = match (args.job, args.url) {
         (Some(job), _) => {
@@ -85,7 +88,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
         let bytes = result?;
         if !ctx.quiet {
-            eprintln!(
+            note!(
                 "downloaded {what} ({}) to {}",
                 human_bytes(bytes),
                 args.out.display()
@@ -93,6 +96,69 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Checks that `--out` can be written before waiting and downloading, which may take hours: it
+/// is not a directory, and its directory exists.
+fn check_out(out: &Path) -> anyhow::Result<()> {
+    if out.is_dir() {
+        return Err(coded(
+            Code::Input,
+            anyhow::anyhow!(
+                "--out {} is a directory; expected a file path such as {}",
+                out.display(),
+                out.join("results.jsonl").display()
+            ),
+        ));
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        let what = if parent.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
+        return Err(coded(
+            Code::Input,
+            anyhow::anyhow!(
+                "cannot write --out {}: {} {what}",
+                out.display(),
+                parent.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A token cancelled on Ctrl-C (SIGINT) or, on Unix, SIGTERM, which is what `kill` and process
+/// supervisors send: either ends a wait with exit 130.
+fn cancel_on_signals() -> anyhow::Result<CancellationToken> {
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| {
+            coded(
+                Code::Failure,
+                anyhow::anyhow!("cannot listen for SIGTERM: {e}"),
+            )
+        })?;
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => if r.is_err() { return },
+            _ = term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        on_signal.cancel();
+    });
+    Ok(cancel)
 }
 
 /// The download URL of a job, after waiting for it with --wait; a job that is not complete is an
@@ -105,28 +171,51 @@ async fn completed_job_url(
 ) -> anyhow::Result<SignedUrl> {
     let client = api_client(api)?;
     let mut job = client.get_job(id).await.map_err(client_error)?;
+    // Whether this command saw the job waiting for its upload: if it then expires, nothing was
+    // uploaded in time.
+    let mut seen_created = job.status == JobStatus::Created;
     if wait && !job.status.is_terminal() {
-        let cancel = CancellationToken::new();
-        let on_ctrl_c = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                on_ctrl_c.cancel();
-            }
-        });
+        let cancel = cancel_on_signals()?;
         let quiet = ctx.quiet;
-        let mut last = job.status.clone();
+        let mut last: Option<JobStatus> = None;
+        let mut on_poll = |j: &ComplianceJob| {
+            let first_created = j.status == JobStatus::Created && last.is_none();
+            if j.status == JobStatus::Created {
+                seen_created = true;
+            }
+            if quiet {
+                last = Some(j.status.clone());
+                return;
+            }
+            if first_created {
+                note!(
+                    "job {id} has not been uploaded yet: waiting for an upload; it expires at {} \
+                     if none arrives",
+                    j.upload_expires_at
+                );
+            } else if last.as_ref().is_some_and(|l| *l != j.status) {
+                note!("job {id} is {}", j.status);
+            }
+            last = Some(j.status.clone());
+        };
+        on_poll(&job);
         job = client
-            .wait_for_job(id, &WaitOptions::default(), &cancel, |j| {
-                if j.status != last && !quiet {
-                    eprintln!("job {id} is {}", j.status);
-                }
-                last = j.status.clone();
-            })
+            .wait_for_job(id, &WaitOptions::default(), &cancel, &mut on_poll)
             .await
             .map_err(client_error)?;
     }
     match &job.status {
         JobStatus::Complete => {}
+        JobStatus::Expired if seen_created => {
+            return Err(coded(
+                Code::JobsFailed,
+                anyhow::anyhow!(
+                    "job {id} is `expired`: nothing was uploaded before {}; it has no results, \
+                     create a new job",
+                    job.upload_expires_at
+                ),
+            ));
+        }
         JobStatus::Failed | JobStatus::Expired => {
             let why = job
                 .error
@@ -139,7 +228,7 @@ async fn completed_job_url(
         }
         other => {
             return Err(coded(
-                Code::Failure,
+                Code::Usage,
                 anyhow::anyhow!(
                     "job {id} is `{other}`, not complete yet; pass --wait to wait for it"
                 ),

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use xcomply_emulator::{Config, FaultRates, Faults};
 
 use crate::exit::{Code, coded};
-use crate::output::Ctx;
+use crate::output::{Ctx, note};
 
 /// Run a local emulator of X's batch compliance API and its signed-URL storage.
 ///
@@ -31,11 +31,11 @@ use crate::output::Ctx;
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     pub addr: SocketAddr,
 
     /// Seed of the deterministic answers and of fault injection.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, value_name = "N")]
     pub seed: u64,
 
     /// Emulated seconds per real second: 60 makes the 15-minute upload window last 15 seconds.
@@ -56,7 +56,7 @@ pub struct Args {
     pub processing_rate: f64,
 
     /// Requests per window per endpoint and token.
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = 150, value_name = "REQUESTS")]
     pub rate_limit: u32,
 
     /// Length of the rate-limit window (emulated time).
@@ -64,7 +64,7 @@ pub struct Args {
     pub rate_window: Duration,
 
     /// HTTP status of the conflict problem (a second unfinished job of a type).
-    #[arg(long, default_value_t = 409)]
+    #[arg(long, default_value_t = 409, value_name = "HTTP_STATUS")]
     pub conflict_status: u16,
 
     /// Directory under which the emulator creates its data directory (default: the system's
@@ -98,7 +98,7 @@ pub struct Args {
     pub fault_usage_capped: f64,
 
     /// Length of a 429 burst, in requests.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = 3, value_name = "REQUESTS")]
     pub fault_burst_length: u32,
 
     /// Probability of a connection reset in the middle of an upload or download body.
@@ -117,8 +117,13 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0, value_name = "P")]
     pub fault_latency_rate: f64,
 
-    /// Route classes the fault options apply to.
-    #[arg(long, value_delimiter = ',', default_value = "api,upload,download")]
+    /// Route classes the fault options apply to, comma-separated: api, upload, download.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "api,upload,download",
+        value_name = "ROUTES"
+    )]
     pub fault_on: Vec<FaultClass>,
 }
 
@@ -271,10 +276,10 @@ pub fn run(args: Args, _ctx: &Ctx) -> anyhow::Result<()> {
         )?;
         std::io::Write::flush(&mut out)?;
         drop(out);
-        eprintln!("emulator running; press Ctrl-C to stop");
+        note!("emulator running; press Ctrl-C to stop");
         wait_for_stop_signal().await?;
         emulator.shutdown().await;
-        eprintln!("emulator stopped");
+        note!("emulator stopped");
         Ok(())
     })
 }

@@ -7,7 +7,7 @@ use xcomply_core::{ComplianceJob, JobId, JobListResponse, JobResponse, JobStatus
 
 use super::common::{ApiArgs, TypeArg, api_client, client_error, runtime};
 use crate::exit::{Code, coded};
-use crate::output::Ctx;
+use crate::output::{Ctx, note, stdout_text};
 
 /// Create, inspect, list and cancel compliance jobs.
 ///
@@ -20,9 +20,6 @@ use crate::output::Ctx;
 ///   xcomply jobs get 1446017776678801409
 ///   xcomply jobs list --type users --status in_progress --json
 ///   xcomply jobs cancel 1446017776678801409
-///
-/// Exit codes: 5 credentials refused, 6 API failing after all retries or usage cap spent,
-/// 2 unknown job ID or a request the API refused, 1 another job of the type is unfinished.
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -37,12 +34,20 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum JobsCommand {
     /// Create a job; prints its ID, status and expiry times.
+    ///
+    /// Only one unfinished job of each type may exist at a time: another one in `created` or
+    /// `in_progress` is a conflict (exit 6); finish or cancel it first.
+    ///
+    /// Examples:
+    ///   xcomply jobs create --type tweets --name nightly
+    ///   xcomply jobs create --type users --resumable --json
+    #[command(verbatim_doc_comment)]
     Create {
         /// The kind of IDs the job will hold.
         #[arg(long = "type", value_enum)]
         r#type: TypeArg,
         /// A name for the job (at most 64 characters).
-        #[arg(long)]
+        #[arg(long, value_name = "NAME")]
         name: Option<String>,
         /// Sign the upload URL for the resumable upload protocol.
         #[arg(long)]
@@ -51,26 +56,45 @@ pub enum JobsCommand {
         api: ApiArgs,
     },
     /// Show one job.
+    ///
+    /// Examples:
+    ///   xcomply jobs get 1446017776678801409
+    ///   xcomply jobs get 1446017776678801409 --json
+    #[command(verbatim_doc_comment)]
     Get {
         /// The job ID.
+        #[arg(value_name = "JOB_ID")]
         id: String,
         #[command(flatten)]
         api: ApiArgs,
     },
     /// List recent jobs of one type, newest first.
+    ///
+    /// Examples:
+    ///   xcomply jobs list --type tweets
+    ///   xcomply jobs list --type users --status in_progress --json
+    #[command(verbatim_doc_comment)]
     List {
         /// The kind of jobs.
         #[arg(long = "type", value_enum)]
         r#type: TypeArg,
         /// Only jobs in this status (created, in_progress, complete, failed).
-        #[arg(long)]
+        #[arg(long, value_name = "STATUS")]
         status: Option<String>,
         #[command(flatten)]
         api: ApiArgs,
     },
     /// Cancel an unfinished job, which frees its type for a new job.
+    ///
+    /// A job that is already complete, failed or expired is left as it is: the command says so
+    /// and exits 0, since the job is not running either way.
+    ///
+    /// Examples:
+    ///   xcomply jobs cancel 1446017776678801409
+    #[command(verbatim_doc_comment)]
     Cancel {
         /// The job ID.
+        #[arg(value_name = "JOB_ID")]
         id: String,
         #[command(flatten)]
         api: ApiArgs,
@@ -140,10 +164,22 @@ pub fn run(args: Args, _ctx: &Ctx) -> anyhow::Result<()> {
                 print_job(&job, json)
             }
             JobsCommand::Cancel { .. } => {
-                let job = client
-                    .cancel_job(id.expect("parsed above"))
-                    .await
-                    .map_err(client_error)?;
+                let id = id.expect("parsed above");
+                // The API answers a cancel of a finished job with the job unchanged, which would
+                // read as a successful cancel; the status is read first to say what happened.
+                let current = client.get_job(id).await.map_err(client_error)?;
+                if current.status.is_terminal() {
+                    let why = current
+                        .error
+                        .as_deref()
+                        .map_or_else(String::new, |e| format!(" ({e})"));
+                    note!(
+                        "job {id} is already {}{why}; nothing to cancel",
+                        current.status
+                    );
+                    return print_job(&current, json);
+                }
+                let job = client.cancel_job(id).await.map_err(client_error)?;
                 print_job(&job, json)
             }
             JobsCommand::List { r#type, .. } => {
@@ -164,8 +200,7 @@ fn print_job(job: &ComplianceJob, json: bool) -> anyhow::Result<()> {
             data: Some(job.clone()),
             errors: None,
         };
-        println!("{}", serde_json::to_string(&resp)?);
-        return Ok(());
+        return Ok(stdout_text(&(serde_json::to_string(&resp)? + "\n"))?);
     }
     let mut out = String::new();
     let mut row = |k: &str, v: &dyn std::fmt::Display| {
@@ -187,8 +222,7 @@ fn print_job(job: &ComplianceJob, json: bool) -> anyhow::Result<()> {
     if let Some(error) = &job.error {
         row("error", error);
     }
-    print!("{out}");
-    Ok(())
+    Ok(stdout_text(&out)?)
 }
 
 /// A list: `{"data": […], "meta": {…}}` as JSON, else a table.
@@ -202,19 +236,21 @@ fn print_list(jobs: Vec<ComplianceJob>, json: bool) -> anyhow::Result<()> {
                 result_count: Some(count),
             }),
         };
-        println!("{}", serde_json::to_string(&resp)?);
-        return Ok(());
+        return Ok(stdout_text(&(serde_json::to_string(&resp)? + "\n"))?);
     }
     if jobs.is_empty() {
-        eprintln!("no jobs");
+        note!("no jobs");
         return Ok(());
     }
-    println!(
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "{:<20} {:<7} {:<12} {:<25} {:<25} NAME",
         "ID", "TYPE", "STATUS", "CREATED_AT", "UPLOAD_EXPIRES_AT"
     );
     for j in &jobs {
-        println!(
+        let _ = writeln!(
+            out,
             "{:<20} {:<7} {:<12} {:<25} {:<25} {}",
             j.id.to_string(),
             j.job_type.as_str(),
@@ -224,5 +260,5 @@ fn print_list(jobs: Vec<ComplianceJob>, json: bool) -> anyhow::Result<()> {
             j.name.as_deref().unwrap_or("")
         );
     }
-    Ok(())
+    Ok(stdout_text(&out)?)
 }

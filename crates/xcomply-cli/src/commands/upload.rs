@@ -1,8 +1,9 @@
 //! `xcomply upload`: a file of IDs to a job's signed upload URL.
 
-use std::path::PathBuf;
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
 
-use xcomply_core::SignedUrl;
+use xcomply_core::{Id, SignedUrl};
 use xcomply_transfer::{TransferConfig, Transfers};
 
 use super::common::{
@@ -10,39 +11,39 @@ use super::common::{
 };
 use super::jobs::parse_job_id;
 use crate::exit::{Code, coded};
-use crate::output::Ctx;
+use crate::output::{Ctx, note};
 
 /// Upload a file of IDs (one per line) to a job.
 ///
-/// Streams the file from disk with its exact length (Content-Type: text/plain), retrying while the
-/// upload URL is valid. With --job the URL is fetched from the API (the token is read from
-/// X_BEARER_TOKEN or --token-file); with --url it is used as given and no token is needed. A job
-/// created with --resumable, or a URL signed for x-goog-resumable, is uploaded with the resumable
-/// protocol in 8 MiB chunks.
+/// The file is checked first, before any request: every line must be one ID of 1 to 19 digits,
+/// at most 9223372036854775807, with an optional \r before the \n. Blank lines and an empty file
+/// are refused too: the API does not document how it treats them, and a job that fails on its
+/// file is lost. The first bad line is named (file:line and the value, exit 4). --no-check skips
+/// this for large files that are known to be valid (such as the output of xcomply shard).
+///
+/// Then the file is streamed from disk with its exact length (Content-Type: text/plain),
+/// retrying while the upload URL is valid. With --job the URL is fetched from the API (the token
+/// is read from X_BEARER_TOKEN or --token-file) and the job must be `created`; with --url it is
+/// used as given and no token is needed. A job created with --resumable, or a URL signed for
+/// x-goog-resumable, is uploaded with the resumable protocol in 8 MiB chunks.
 ///
 /// Examples:
 ///   xcomply upload --job 1446017776678801409 shards/tweets-00001.txt
 ///   xcomply upload --url "$UPLOAD_URL" ids.txt
-///
-/// Exit codes: 3 the upload URL expired (create a new job), 4 the file cannot be read,
-/// 5 credentials or URL signature refused, 6 storage kept failing after all retries.
+///   xcomply upload --job 1446017776678801409 --no-check shards/tweets-00002.txt
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
+#[group(id = "target", required = true, multiple = false, args = ["job", "url"])]
 pub struct Args {
     /// The file of IDs.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
-    /// Upload to this job's upload URL.
-    #[arg(
-        long,
-        value_name = "ID",
-        required_unless_present = "url",
-        conflicts_with = "url"
-    )]
+    /// Upload to this job's upload URL (or give --url).
+    #[arg(long, value_name = "ID")]
     pub job: Option<String>,
 
-    /// Upload to this signed URL (quote it in the shell).
+    /// Upload to this signed URL (quote it in the shell; or give --job).
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
 
@@ -51,17 +52,20 @@ pub struct Args {
     #[arg(long)]
     pub resumable: bool,
 
+    /// Do not check the IDs before uploading (for large files already known to be valid).
+    #[arg(long)]
+    pub no_check: bool,
+
     #[command(flatten)]
     pub api: ApiArgs,
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let job = args.job.as_deref().map(parse_job_id).transpose()?;
-    if !args.file.is_file() {
-        return Err(coded(
-            Code::Input,
-            anyhow::anyhow!("cannot read {}: not a file", args.file.display()),
-        ));
+    check_readable(&args.file)?;
+    if !args.no_check {
+        let ids = check_ids(&args.file)?;
+        tracing::info!(file = %args.file.display(), ids, "every line is a valid ID");
     }
     let rt = runtime()?;
     rt.block_on(async {
@@ -70,8 +74,15 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 let client = api_client(&args.api)?;
                 let job = client.get_job(id).await.map_err(client_error)?;
                 if job.status != xcomply_core::JobStatus::Created {
+                    // An expired job is an upload URL that expired (3); any other state is a job
+                    // in the wrong state for an upload (2).
+                    let code = if job.status == xcomply_core::JobStatus::Expired {
+                        Code::JobsFailed
+                    } else {
+                        Code::Usage
+                    };
                     return Err(coded(
-                        Code::JobsFailed,
+                        code,
                         anyhow::anyhow!(
                             "job {id} is `{}`, not `created`: it takes no upload; create a new job",
                             job.status
@@ -105,7 +116,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         let report = result.map_err(transfer_error)?;
         if !ctx.quiet {
             let secs = report.elapsed.as_secs_f64().max(1e-3);
-            eprintln!(
+            note!(
                 "uploaded {} ({}) {}in {:.1}s ({}/s){}",
                 args.file.display(),
                 human_bytes(report.bytes),
@@ -120,4 +131,129 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Refuses a path that is missing or not a regular file, saying which.
+fn check_readable(path: &Path) -> anyhow::Result<()> {
+    let problem = match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => return Ok(()),
+        Ok(m) if m.is_dir() => "it is a directory; expected a file of IDs".to_owned(),
+        Ok(_) => "it is not a regular file".to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "it does not exist".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    Err(coded(
+        Code::Input,
+        anyhow::anyhow!("cannot read {}: {problem}", path.display()),
+    ))
+}
+
+/// Reads the file once and returns its number of IDs, or the first line that is not one ID
+/// (1 to 19 digits, at most `i64::MAX`, with an optional `\r`), as `file:line: …` with the value
+/// (which `IdError` cuts when it is long).
+/// Blank lines are refused as well: the API documents one ID per line and nothing about blank
+/// lines, so a file with them risks a job that fails after its upload.
+fn check_ids(path: &Path) -> anyhow::Result<u64> {
+    let input = |e: std::io::Error| {
+        coded(
+            Code::Input,
+            anyhow::anyhow!("cannot read {}: {e}", path.display()),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(input)?;
+    // A large buffer keeps the check at disk speed; memory stays at one buffer and one line.
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::with_capacity(64);
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(input)? == 0 {
+            break;
+        }
+        number += 1;
+        let mut value = line.as_slice();
+        value = value.strip_suffix(b"\n").unwrap_or(value);
+        value = value.strip_suffix(b"\r").unwrap_or(value);
+        if value.is_empty() {
+            return Err(coded(
+                Code::Input,
+                anyhow::anyhow!(
+                    "{}:{number}: blank line; expected one ID per line (remove blank lines, or \
+                     pass --no-check to upload as is)",
+                    path.display()
+                ),
+            ));
+        }
+        if let Err(e) = Id::parse(value) {
+            // The error quotes the value (cut when long) and says what an ID must be.
+            return Err(coded(
+                Code::Input,
+                anyhow::anyhow!(
+                    "{}:{number}: invalid ID: {e}; fix the line, or pass --no-check to upload the \
+                     file as is",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    if number == 0 {
+        return Err(coded(
+            Code::Input,
+            anyhow::anyhow!("{} is empty; expected one ID per line", path.display()),
+        ));
+    }
+    Ok(number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::code_of;
+
+    fn check(text: &[u8]) -> Result<u64, (Option<Code>, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ids.txt");
+        std::fs::write(&path, text).unwrap();
+        check_ids(&path).map_err(|e| (code_of(&e), crate::exit::message(&e)))
+    }
+
+    #[test]
+    fn valid_files_pass_with_or_without_a_final_newline_and_crlf() {
+        assert_eq!(check(b"1\n22\r\n9223372036854775807\n"), Ok(3));
+        assert_eq!(check(b"1\n2"), Ok(2));
+    }
+
+    #[test]
+    fn the_first_bad_line_is_named_with_its_value() {
+        let (code, msg) = check(b"1\n2\n3\n4\n5\n12a4\n7\n").unwrap_err();
+        assert_eq!(code, Some(Code::Input));
+        assert!(msg.contains("ids.txt:6: invalid ID: "), "{msg}");
+        assert!(
+            msg.contains("found `12a4`") && msg.contains("--no-check"),
+            "{msg}"
+        );
+        let (_, msg) = check(b"1\n9223372036854775808\n").unwrap_err();
+        assert!(
+            msg.contains(":2: invalid ID: ") && msg.contains("found `9223372036854775808`"),
+            "{msg}"
+        );
+        let (_, msg) = check(b"1\n12345678901234567890\n").unwrap_err();
+        assert!(msg.contains(":2: invalid ID"), "{msg}");
+        let (_, msg) = check(b" 1\n").unwrap_err();
+        assert!(
+            msg.contains(":1: invalid ID: ") && msg.contains("found ` 1`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn blank_lines_and_empty_files_are_refused() {
+        let (code, msg) = check(b"1\n\n2\n").unwrap_err();
+        assert_eq!(code, Some(Code::Input));
+        assert!(msg.contains("ids.txt:2: blank line"), "{msg}");
+        let (_, msg) = check(b"1\n\r\n").unwrap_err();
+        assert!(msg.contains(":2: blank line"), "{msg}");
+        let (_, msg) = check(b"").unwrap_err();
+        assert!(msg.contains("is empty"), "{msg}");
+    }
 }
