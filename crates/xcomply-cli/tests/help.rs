@@ -141,6 +141,13 @@ fn every_subcommand_has_help_with_an_example() {
             !text.contains("secret-token-must-not-show"),
             "{sub} --help shows the token"
         );
+        // Help is plain text: Markdown backticks would print literally.
+        if ["jobs", "upload", "download", "emulator"].contains(&args[0]) {
+            assert!(
+                !text.contains('`'),
+                "{sub} --help has literal backticks:\n{text}"
+            );
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use xcomply_core::JobType;
 /// from an argument, so it cannot end up in shell history, `ps` output or `--help`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiArgs {
-    /// Base URL of the X API. Point it at `xcomply emulator` to try things locally.
+    /// Base URL of the X API. Point it at xcomply emulator to try things locally.
     #[arg(long, value_name = "URL", default_value = "https://api.x.com")]
     pub api_base: String,
 

@@ -49,7 +49,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "url")]
     pub wait: bool,
 
-    /// Where to write the results (`-` for stdout).
+    /// Where to write the results (- for stdout).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 

@@ -35,8 +35,8 @@ pub struct Args {
 pub enum JobsCommand {
     /// Create a job; prints its ID, status and expiry times.
     ///
-    /// Only one unfinished job of each type may exist at a time: another one in `created` or
-    /// `in_progress` is a conflict (exit 6); finish or cancel it first.
+    /// Only one unfinished job of each type may exist at a time: another one in status created or
+    /// in_progress is a conflict (exit 6); finish or cancel it first.
     ///
     /// Examples:
     ///   xcomply jobs create --type tweets --name nightly

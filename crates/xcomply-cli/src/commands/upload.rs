@@ -23,7 +23,7 @@ use crate::output::{Ctx, note};
 ///
 /// Then the file is streamed from disk with its exact length (Content-Type: text/plain),
 /// retrying while the upload URL is valid. With --job the URL is fetched from the API (the token
-/// is read from X_BEARER_TOKEN or --token-file) and the job must be `created`; with --url it is
+/// is read from X_BEARER_TOKEN or --token-file) and the job must be in status created; with --url it is
 /// used as given and no token is needed. A job created with --resumable, or a URL signed for
 /// x-goog-resumable, is uploaded with the resumable protocol in 8 MiB chunks.
 ///
