@@ -619,6 +619,16 @@ fn a_changed_dataset_is_refused_with_the_files_that_changed() {
     std::fs::copy(setup.dataset.join(spec().file_path(1)), &first).unwrap();
     let output = setup.run(&setup.out("run2"), &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
+
+    // --restart starts the first run over on the changed dataset, under a new run ID.
+    let old_id = state(&out)["run_id"].clone();
+    let output = setup.run(&out, &["--restart", "--json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_ne!(summary["run_id"], old_id);
+    assert_eq!(summary["joined"]["rows_scanned"], 6_000);
+    let again = setup.run(&out, &[]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
 }
 
 #[test]

@@ -103,7 +103,7 @@ pub enum PipelineError {
     /// describe the dataset.
     #[error(
         "{}: the inputs changed since this run was planned ({changes}), so its results would not \
-         match them; use a new --out for the changed inputs",
+         match them; use a new --out for the changed inputs, or add --restart to start this run over",
         path.display()
     )]
     InputsChanged {

@@ -34,6 +34,10 @@ pub struct RunConfig {
     pub input_dirs: Vec<PathBuf>,
     /// Use the resumable upload protocol.
     pub resumable: bool,
+    /// Start over in an existing run directory: cancel the unfinished jobs its state knows,
+    /// remove what the run wrote (run.json, state.json, shards, results, manifests, rejects) and
+    /// plan the run anew from the inputs as they are now.
+    pub restart: bool,
     /// New jobs for a shard after its first one fails or expires, before the shard is reported.
     pub max_job_retries: u32,
     /// Join the results against the dataset into manifests.
@@ -56,6 +60,7 @@ impl RunConfig {
             inputs: inputs.into(),
             input_dirs: Vec::new(),
             resumable: false,
+            restart: false,
             max_job_retries: 3,
             join: true,
             poll_initial: Duration::from_secs(5),
@@ -266,6 +271,9 @@ async fn run_inner<S: Stages>(
     std::fs::create_dir_all(out).map_err(|e| PipelineError::io(out, e))?;
     let out = std::fs::canonicalize(out).map_err(|e| PipelineError::io(out, e))?;
     let _lock = RunLock::acquire(&out)?;
+    if config.restart {
+        start_over(stages.as_ref(), &out, observer.as_ref()).await?;
+    }
     let stages2 = Arc::clone(&stages);
     let fingerprint = tokio::task::spawn_blocking(move || stages2.fingerprint())
         .await
@@ -407,6 +415,59 @@ async fn run_inner<S: Stages>(
     Ok(summarise(&out, &state, &types, &jobs_created, timings))
 }
 
+/// Clears a run directory for `--restart`: cancels the unfinished jobs of its state (best effort:
+/// a job that cannot be cancelled ends by itself, and until then the conflict handling names it)
+/// and removes every file the run wrote, nothing else.
+async fn start_over<S: Stages>(
+    stages: &S,
+    out: &Path,
+    observer: &dyn Observer,
+) -> Result<(), PipelineError> {
+    if state::load_run_info(out)?.is_none() {
+        return Ok(());
+    }
+    if let Ok(Some(old)) = StateStore::load(out) {
+        let unfinished = old
+            .shards
+            .iter()
+            .filter(|s| s.phase.holds_slot())
+            .filter_map(|s| s.job.as_ref());
+        for job in unfinished {
+            if let Err(e) = stages.cancel_job(job.id).await {
+                tracing::debug!("cancelling job {} of the old run: {e}", job.id);
+            }
+        }
+    }
+    for dir in ["shards", "results", "manifests"] {
+        let path = out.join(dir);
+        match std::fs::remove_dir_all(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(PipelineError::io(path, e));
+            }
+            _ => {}
+        }
+    }
+    for file in [
+        state::STATE_FILE,
+        "rejects-tweets.txt",
+        "rejects-users.txt",
+        state::RUN_FILE,
+    ] {
+        let path = out.join(file);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(PipelineError::io(path, e));
+            }
+            _ => {}
+        }
+    }
+    state::sync_dir(out)?;
+    observer.event(&Event::Note {
+        message: format!("{}: started over (--restart)", out.display()),
+    });
+    Ok(())
+}
+
 /// Refuses a run directory that is a file, a non-empty directory that is not a run directory
 /// (a dataset copy would be filled with shards and results), or one inside an input directory.
 fn check_out_dir(out: &Path, input_dirs: &[PathBuf]) -> Result<(), PipelineError> {
@@ -510,23 +571,35 @@ fn open_run_info(
                 ),
             });
         }
-        if let Some(recorded) = &info.fingerprint {
-            if let Some(changes) = recorded.diff(&fingerprint) {
-                return Err(PipelineError::InputsChanged {
-                    path: out.join(state::RUN_FILE),
-                    changes,
-                });
-            }
-        } else {
-            // A run file of an older version: record the inputs as they are now.
+        // Shards exist once the sharder wrote its manifest; until then nothing depends on the
+        // inputs as they were (an earlier invocation failed on a bad ID, say, and the user fixed
+        // the file), so the fingerprint is simply taken again.
+        let planned = out.join(state::STATE_FILE).exists()
+            || out
+                .join("shards")
+                .join(xcomply_shard::MANIFEST_FILE)
+                .exists();
+        let changes = info.fingerprint.as_ref().map(|f| f.diff(&fingerprint));
+        if let (true, Some(Some(changes))) = (planned, &changes) {
+            return Err(PipelineError::InputsChanged {
+                path: out.join(state::RUN_FILE),
+                changes: changes.clone(),
+            });
+        }
+        if !matches!(changes, Some(None)) {
+            // Not planned yet, or a run file of an older version: record the inputs as they are
+            // now.
             info.fingerprint = Some(fingerprint);
             let json = serde_json::to_vec_pretty(&info).expect("the run info always serialises");
             state::write_atomic(out, state::RUN_FILE, &json)?;
         }
         return Ok(info);
     }
+    // The fingerprint is part of the run ID, so that a run started over on changed inputs names
+    // its jobs differently and never adopts a job of the old inputs by name.
+    let json = serde_json::to_vec(&fingerprint).expect("the fingerprint always serialises");
     let info = RunInfo {
-        run_id: state::derive_run_id(out, inputs),
+        run_id: state::derive_run_id(out, &format!("{inputs}\0{}", state::sha256_hex(&json))),
         inputs: inputs.to_owned(),
         fingerprint: Some(fingerprint),
     };

@@ -800,6 +800,12 @@ async fn inputs_without_ids_are_refused_without_a_state() {
         "no post or user IDs found in the inputs (1 file, 0 rows)"
     );
     assert!(!dir.path().join(state::STATE_FILE).exists());
+    // Nothing was planned from those inputs, so changed inputs are simply read again.
+    *fake.fingerprint.lock().unwrap() = crate::state::Fingerprint::new(vec![stamp("ids", 3, 2)]);
+    let err = run(&fake, config(dir.path())).await.unwrap_err();
+    assert!(matches!(err, PipelineError::NoIds { .. }), "{err}");
+    let info = state::load_run_info(dir.path()).unwrap().unwrap();
+    assert_eq!(info.fingerprint.unwrap().files[0].path, "ids");
 }
 
 #[tokio::test]
@@ -864,4 +870,47 @@ async fn waiting_is_reported_once_per_job_and_creating_never_names_the_old_job()
     // `in_progress` until then.
     assert_eq!(waiting.len(), 3, "{events:#?}");
     assert!(waiting.values().all(|&n| n == 1), "{waiting:?}");
+}
+
+#[tokio::test]
+async fn restart_starts_a_changed_run_over_under_a_new_run_id_and_frees_the_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::new(40, 0, 20));
+    // Interrupted with shard 1's job holding the tweets slot.
+    let token = CancellationToken::new();
+    fake.crash_after(3, token.clone());
+    let first = crate::run(
+        Arc::clone(&fake),
+        config(dir.path()),
+        Arc::new(Silent),
+        token,
+    )
+    .await;
+    fake.crash_in.store(-1, Ordering::SeqCst);
+    assert!(
+        matches!(first, Err(PipelineError::Interrupted)),
+        "{first:?}"
+    );
+    let old = StateStore::load(dir.path()).unwrap().unwrap();
+    assert!(old.shards.iter().any(|s| s.phase.holds_slot()), "{old:?}");
+    std::fs::write(dir.path().join("results-note.txt"), "mine").unwrap();
+
+    *fake.fingerprint.lock().unwrap() = crate::state::Fingerprint::new(vec![stamp("data/b", 1, 1)]);
+    let err = run(&fake, config(dir.path())).await.unwrap_err();
+    assert!(err.to_string().contains("--restart"), "{err}");
+    let summary = run(
+        &fake,
+        RunConfig {
+            restart: true,
+            ..config(dir.path())
+        },
+    )
+    .await
+    .unwrap();
+    assert!(summary.is_success());
+    assert_ne!(summary.run_id, old.run_id);
+    assert_eq!(summary.types[0].jobs_created, 2);
+    assert_eq!(manifest(dir.path()), expected_manifest(&fake));
+    // Files the run did not write are left alone.
+    assert!(dir.path().join("results-note.txt").exists());
 }

@@ -35,7 +35,8 @@ use crate::output::Ctx;
 ///
 /// --out must be a new or empty directory, or the run directory of an earlier xcomply run (to
 /// resume it); it may not be inside the dataset. A run whose input files changed (added, removed
-/// or modified) since it was planned is refused: start the changed dataset in a new --out.
+/// or modified) since it was planned is refused: start the changed dataset in a new --out, or
+/// add --restart to start the run over in the same one.
 /// Ctrl-C or SIGTERM stops a run cleanly (exit code 130); the same command resumes it.
 ///
 /// Examples:
@@ -122,6 +123,12 @@ pub struct Args {
     /// says how many were skipped.
     #[arg(long)]
     pub lenient: bool,
+
+    /// Start over in an existing run directory (after its inputs changed): cancels the unfinished
+    /// jobs of its state, removes run.json, state.json, shards/, results/, manifests/ and the
+    /// rejects files (nothing else), and plans the run anew under a new run ID.
+    #[arg(long)]
+    pub restart: bool,
 
     /// Print a machine-readable summary on stdout at the end.
     #[arg(long)]
@@ -214,6 +221,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let mut config = RunConfig::new(&args.out, inputs.describe());
     config.input_dirs = inputs.input_dirs();
     config.resumable = args.resumable;
+    config.restart = args.restart;
     config.max_job_retries = args.max_job_retries;
     config.join = !args.no_join && inputs.can_join();
     config.poll_initial = Duration::from_secs_f64(poll);
