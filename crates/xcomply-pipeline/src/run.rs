@@ -810,9 +810,10 @@ async fn advance_job<S: Stages>(ctx: &Ctx<S>, slot: usize) -> Result<(), Pipelin
                         .clone()
                         .unwrap_or_else(|| "no job succeeded".to_owned());
                     tracing::warn!(
-                        "{}: giving up after {} jobs: {error}",
+                        "{}: giving up after {} job{}: {error}",
                         ctx.context(slot),
-                        shard.attempts
+                        shard.attempts,
+                        crate::error::plural(u64::from(shard.attempts))
                     );
                     ctx.update_shard(slot, |s| s.phase = Phase::Failed)?;
                     ctx.emit_shard(&ctx.shard(slot), Activity::Failed);

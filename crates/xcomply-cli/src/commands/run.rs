@@ -442,8 +442,9 @@ fn print_summary(summary: &RunSummary) {
                 summary.out.join(&f.path).display().to_string()
             });
         println!(
-            "manifest: {manifest}: {} rows to act on out of {} scanned",
-            joined.rows, joined.rows_scanned
+            "manifest: {manifest}: {} to act on out of {} scanned",
+            count(joined.rows, "row", "rows"),
+            joined.rows_scanned
         );
     }
     if let Some(inputs) = &summary.inputs {
