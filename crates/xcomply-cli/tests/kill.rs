@@ -3,7 +3,9 @@
 //! uninterrupted run's, and the emulator must never have stored a second upload for any job (a
 //! job's upload is what starts its processing, so a second one would be a duplicate upload of a
 //! shard whose job was in progress). In one trial in four, `state.json` is also deleted after the
-//! last kill, so the resumed run must find its own jobs by listing them and adopt them.
+//! last kill, so the resumed run must find its own jobs by listing them and adopt them. `run.json`
+//! (the run ID and the inputs' fingerprint) must stay byte-identical across every resume: a
+//! fingerprint that changed when nothing but a kill happened would refuse the resume.
 //!
 //! `XCOMPLY_KILL_TRIALS` sets the number of trials (10 by default, what CI runs) and
 //! `XCOMPLY_KILL_SEED` the seed of the kill moments (7 by default); `scripts/kill-test` runs
@@ -122,6 +124,9 @@ fn kill_9_at_random_moments_then_resume_gives_identical_manifests() {
     for trial in 0..trials {
         let out: PathBuf = tmp.path().join(format!("trial-{trial}"));
         let kills = 1 + hash3(seed, trial, 0) % MAX_KILLS;
+        // run.json as the first invocation that got to write it left it: the run ID and the
+        // inputs' fingerprint, which no resume of the unchanged dataset may alter.
+        let mut run_file: Option<Vec<u8>> = None;
         for k in 0..kills {
             let mut child = command(&emulator, &dataset, &out).spawn().unwrap();
             // Anywhere from the start to near the end of a whole run (resumed runs are shorter).
@@ -135,6 +140,9 @@ fn kill_9_at_random_moments_then_resume_gives_identical_manifests() {
                 phases(&out)
             };
             *histogram.entry(phase).or_default() += 1;
+            if run_file.is_none() {
+                run_file = std::fs::read(out.join("run.json")).ok();
+            }
         }
         if hash3(seed, trial, LOSE_STATE).is_multiple_of(4) {
             let _ = std::fs::remove_file(out.join("state.json"));
@@ -165,6 +173,15 @@ fn kill_9_at_random_moments_then_resume_gives_identical_manifests() {
         );
         let manifest = std::fs::read(out.join("manifests/manifest.parquet")).unwrap();
         assert!(manifest == reference, "trial {trial}: the manifest differs");
+        if let Some(first) = &run_file {
+            let last = std::fs::read(out.join("run.json")).unwrap();
+            assert!(
+                *first == last,
+                "trial {trial}: run.json changed across resumes:\n{}\n{}",
+                String::from_utf8_lossy(first),
+                String::from_utf8_lossy(&last)
+            );
+        }
         let stats = emulator.stats();
         let twice: Vec<_> = stats
             .uploads
