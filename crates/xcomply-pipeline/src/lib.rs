@@ -19,6 +19,12 @@
 //! - jobs of this run the state does not know (lost state file, crash right after creation) are
 //!   found by listing and adopted by name, `xcomply-<run id>-<type>-<shard>`.
 //!
+//! Refusals, before anything is written: a run directory that is a file, a non-empty directory
+//! that is not a run directory, or one inside an input directory; inputs without a single ID;
+//! and, once shards are planned, inputs whose files were added, removed or changed (size or
+//! modification time, the fingerprint kept in `run.json`) — [`RunConfig::restart`] starts such a
+//! run over under a new run ID instead.
+//!
 //! It deliberately does not start an emulator, draw progress or choose exit codes: callers pass the
 //! stages, an [`Observer`] and a cancellation token, and map [`ErrorClass`] to exit codes.
 //!

@@ -351,6 +351,9 @@ impl Stages for RealStages {
         let stamps = files
             .iter()
             .map(|p| {
+                // Absolute, like the description of the inputs: `data/x` and `./data/x` are one
+                // file.
+                let p = &std::path::absolute(p).unwrap_or_else(|_| p.clone());
                 Fingerprint::stamp(p).map_err(|e| {
                     StageError::new(StageErrorKind::Input, format!("{}: {e}", p.display()))
                 })

@@ -494,7 +494,9 @@ fn check_out_dir(out: &Path, input_dirs: &[PathBuf]) -> Result<(), PipelineError
                     .to_string_lossy()
                     .into_owned();
                 match name.as_str() {
-                    state::RUN_FILE => own = true,
+                    // state.json alone: a run directory whose run.json was lost; the same
+                    // command finds the same run ID again.
+                    state::RUN_FILE | state::STATE_FILE => own = true,
                     // What a run killed before it wrote run.json leaves behind.
                     state::LOCK_FILE => {}
                     n if n == format!(".{}.tmp", state::RUN_FILE) => {}

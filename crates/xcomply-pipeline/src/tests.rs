@@ -785,8 +785,13 @@ async fn unusable_run_directories_are_refused_before_anything_is_written() {
     std::fs::write(early.join(state::LOCK_FILE), "").unwrap();
     let summary = run(&fake, config(&early)).await.unwrap();
     assert!(summary.is_success());
-    // And so is an existing run directory.
-    run(&fake, config(&early)).await.unwrap();
+    // And so is an existing run directory, even one that lost its run.json: the same inputs
+    // give the same run ID.
+    let first = run(&fake, config(&early)).await.unwrap();
+    std::fs::remove_file(early.join(state::RUN_FILE)).unwrap();
+    let again = run(&fake, config(&early)).await.unwrap();
+    assert_eq!(again.run_id, first.run_id);
+    assert_eq!(again.types[0].jobs_created, 0);
 }
 
 #[tokio::test]
