@@ -795,12 +795,18 @@ fn adopt_for<S: Stages>(
     Ok(true)
 }
 
+/// How often a job whose status does not change is reported waiting again: a real job takes
+/// minutes to hours, and a line a minute shows the run is alive without flooding a log.
+const WAITING_REPEAT: Duration = Duration::from_secs(60);
+
 /// Drives one shard's job until it is complete, or the shard failed for good.
 async fn advance_job<S: Stages>(ctx: &Ctx<S>, slot: usize) -> Result<(), PipelineError> {
     let mut poll_delay = ctx.config.poll_initial;
     let mut upload_done: Option<Instant> = None;
-    // The job and status last reported as waiting: a poll that changes neither reports nothing.
+    // The job and status last reported as waiting, and when: a poll that changes neither reports
+    // nothing, unless a minute has passed since.
     let mut waiting: Option<(JobId, JobStatus)> = None;
+    let mut waiting_since = Instant::now();
     loop {
         let shard = ctx.shard(slot);
         match shard.phase {
@@ -839,9 +845,10 @@ async fn advance_job<S: Stages>(ctx: &Ctx<S>, slot: usize) -> Result<(), Pipelin
             }
             Phase::Uploaded => {
                 let seen = shard.job.as_ref().map(|j| (j.id, j.status.clone()));
-                if seen != waiting {
+                if seen != waiting || waiting_since.elapsed() >= WAITING_REPEAT {
                     ctx.emit_shard(&shard, Activity::Waiting);
                     waiting = seen;
+                    waiting_since = Instant::now();
                 }
                 tokio::time::sleep(poll_delay).await;
                 poll_delay = (poll_delay.mul_f64(1.5)).min(ctx.config.poll_max);

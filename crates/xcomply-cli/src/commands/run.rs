@@ -470,9 +470,10 @@ struct View {
     last: Mutex<BTreeMap<String, (String, Instant)>>,
 }
 
-/// How long an unchanged progress line (a job still waiting) stays unrepeated in a log: often
-/// enough to show the run is alive, rare enough not to flood it.
-const REPEAT_AFTER: Duration = Duration::from_secs(60);
+/// How long an unchanged progress line stays unrepeated in a log. The scheduler itself reports a
+/// job that keeps waiting once a minute; this is a little shorter so that those reminders get
+/// through while anything repeated faster is dropped.
+const REPEAT_AFTER: Duration = Duration::from_secs(50);
 
 #[derive(Default, Clone)]
 struct TypeProgress {
