@@ -822,6 +822,26 @@ fn lenient_skips_invalid_ids_and_lists_them_with_their_line() {
     assert!(rejects.contains("users.txt:3"), "{rejects}");
     assert!(rejects.contains("users.txt:5"), "{rejects}");
     assert!(!strict.join("rejects-tweets.txt").exists());
+    // status shows the skipped values too; --json keeps `inputs` the description of the inputs.
+    let status = xcomply(&setup, &["status", "--out"])
+        .arg(&strict)
+        .output()
+        .unwrap();
+    let shown = text(&status.stdout);
+    assert!(
+        shown.contains("skipped 2 invalid ID values (users)"),
+        "{shown}"
+    );
+    let status = xcomply(&setup, &["status", "--json", "--out"])
+        .arg(&strict)
+        .output()
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(
+        value["inputs"].as_str().unwrap().contains("users.txt"),
+        "{value}"
+    );
+    assert_eq!(value["input_stats"]["rejected"][0]["count"], 2, "{value}");
 
     let help = xcomply(&setup, &["run", "--help"]).output().unwrap();
     assert!(text(&help.stdout).contains("--lenient"));

@@ -84,7 +84,7 @@ pub struct RunSummary {
     /// The manifests, when joined.
     pub joined: Option<JoinedState>,
     /// What the inputs held: files, rows and invalid values skipped.
-    pub inputs: Option<InputStats>,
+    pub input_stats: Option<InputStats>,
     /// Wall time per stage and per job of this invocation.
     pub timings: Timings,
 }
@@ -344,7 +344,7 @@ async fn run_inner<S: Stages>(
                 run_id: info.run_id.clone(),
                 shards,
                 joined: None,
-                inputs: Some(stats),
+                input_stats: Some(stats),
             },
         )?
     };
@@ -1242,7 +1242,7 @@ fn summarise(
         types,
         failed,
         joined: state.joined.clone(),
-        inputs: state.inputs.clone(),
+        input_stats: state.input_stats.clone(),
         timings,
     }
 }

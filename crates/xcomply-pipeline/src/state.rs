@@ -181,7 +181,7 @@ pub struct RunState {
     pub joined: Option<JoinedState>,
     /// What the inputs held when they were sharded (absent in state files of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inputs: Option<InputStats>,
+    pub input_stats: Option<InputStats>,
 }
 
 /// Where one shard is.
@@ -515,7 +515,7 @@ mod tests {
                 last_error: None,
             }],
             joined: None,
-            inputs: None,
+            input_stats: None,
         }
     }
 

@@ -447,7 +447,7 @@ fn print_summary(summary: &RunSummary) {
             joined.rows_scanned
         );
     }
-    if let Some(inputs) = &summary.inputs {
+    if let Some(inputs) = &summary.input_stats {
         for r in &inputs.rejected {
             println!(
                 "skipped {} ({}): {}",

@@ -139,7 +139,7 @@ pub fn render(out: &std::path::Path, state: &RunState) -> String {
             text.push('\n');
         }
     }
-    if let Some(inputs) = &state.inputs {
+    if let Some(inputs) = &state.input_stats {
         for r in &inputs.rejected {
             let _ = writeln!(
                 text,
