@@ -90,6 +90,18 @@ macro_rules! note {
 }
 pub(crate) use note;
 
+/// `println!` that returns the write error instead of panicking: a closed stdout becomes the
+/// `BrokenPipe` error, which exits 0 (see `exit.rs`).
+macro_rules! say {
+    () => {
+        $crate::output::stdout_text("\n")
+    };
+    ($($arg:tt)*) => {
+        $crate::output::stdout_text(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use say;
+
 /// Writes data for scripts to stdout; a closed stdout is returned as the `BrokenPipe` error.
 pub fn stdout_text(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -7,6 +7,7 @@ use xcomply_sink::apply::{ApplyOptions, apply_paths};
 
 use crate::exit::{Code, coded};
 use crate::output::Ctx;
+use crate::output::{note, say};
 
 /// Write a compliant copy of the dataset: deleted rows removed, scrubbed geo
 /// columns nulled.
@@ -53,9 +54,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let summary = apply_paths(&args.manifest, &args.dataset, &args.out, &options)
         .context("apply failed; no copy was written")
         .map_err(|e| coded(Code::Input, e))?;
-    println!("{}", serde_json::to_string(&summary)?);
+    say!("{}", serde_json::to_string(&summary)?)?;
     if !ctx.quiet {
-        eprintln!(
+        note!(
             "wrote {} to {}: {} of {} kept, {} deleted, {} scrubbed",
             super::join::count(summary.files, "file", "files"),
             args.out.display(),

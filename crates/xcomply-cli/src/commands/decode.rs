@@ -13,6 +13,7 @@ use super::common::TypeArg;
 use super::join::count;
 use crate::exit::{Code, coded};
 use crate::output::Ctx;
+use crate::output::say;
 
 /// Decode a job's results (JSON Lines, plain, gzip or zstd) into a results
 /// Parquet file.
@@ -198,31 +199,31 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let stats = summary.stats;
     let results = &summary.results;
     if !ctx.quiet {
-        println!(
+        say!(
             "wrote {}: {}, {}, sha256 {}",
             results.path.display(),
             count(results.rows, "row", "rows"),
             count(results.bytes, "byte", "bytes"),
             results.sha256
-        );
-        println!(
+        )?;
+        say!(
             "read {name}: {}, {}, {}, {}",
             count(stats.lines, "line", "lines"),
             count(stats.records, "record", "records"),
             count(stats.blank_lines, "blank line", "blank lines"),
             count(stats.duplicates, "duplicate ID", "duplicate IDs"),
-        );
-        println!(
+        )?;
+        say!(
             "unknown values kept: {}, {}",
             count(stats.unknown_actions, "action", "actions"),
             count(stats.unknown_reasons, "reason", "reasons"),
-        );
+        )?;
         if let Some(rejects) = &summary.rejects {
-            println!(
+            say!(
                 "rejected {}: {}",
                 count(stats.rejected, "line", "lines"),
                 rejects.display()
-            );
+            )?;
         }
     }
     if stats.rejected > 0 {

@@ -10,6 +10,7 @@ use xcomply_sink::synth::{DatasetSpec, generate_dataset};
 use super::run::{Api, Plan, execute, finish};
 use crate::exit::{Code, coded};
 use crate::output::Ctx;
+use crate::output::{note, say};
 
 /// Posts in the demo dataset: 4 files of 10 000 rows, enough for four tweets jobs and two users
 /// jobs at [`DEMO_IDS_PER_JOB`], small enough to run in seconds.
@@ -74,7 +75,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         std::fs::rename(&tmp, &dataset)
             .map_err(|e| coded(Code::Input, anyhow::anyhow!("{}: {e}", dataset.display())))?;
         if !json && !ctx.quiet {
-            eprintln!(
+            note!(
                 "generated {} posts in {} Parquet files under {}",
                 info.rows,
                 info.files.len(),
@@ -107,19 +108,19 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
              ORDER BY rows DESC",
             manifest.display().to_string().replace('\'', "''")
         );
-        println!();
-        println!("Look at the manifest with DuckDB (SQL):");
-        println!("  {sql};");
-        println!(
+        say!()?;
+        say!("Look at the manifest with DuckDB (SQL):")?;
+        say!("  {sql};")?;
+        say!(
             "or from Python (pip install duckdb, or scripts/pyenv in an xcomply checkout, which \
              makes .venv):"
-        );
-        println!(
+        )?;
+        say!(
             "  python3 -c \"import duckdb, sys; duckdb.sql(sys.argv[1]).show()\" {}",
             shell_quote(&sql)
-        );
-        println!("See the run's state with:");
-        println!("  xcomply status --out {}", run_dir.display());
+        )?;
+        say!("See the run's state with:")?;
+        say!("  xcomply status --out {}", run_dir.display())?;
     }
     finish(&summary)
 }

@@ -7,6 +7,7 @@ use xcomply_sink::join::{JoinOptions, MANIFEST_FILE, SUMMARY_FILE, join_paths};
 
 use crate::exit::{Code, coded};
 use crate::output::Ctx;
+use crate::output::note;
 
 /// Join compliance results against a Parquet dataset into a delete manifest.
 ///
@@ -80,7 +81,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .context("join failed; no manifest was written")
         .map_err(|e| coded(Code::Input, e))?;
     if !ctx.quiet {
-        eprintln!(
+        note!(
             "joined {}, {} ({} of {} skipped): {} ({} delete, {} scrub_geo) in {}",
             count(summary.files_scanned, "file", "files"),
             count(summary.rows, "row", "rows"),
@@ -92,7 +93,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             args.out.join(MANIFEST_FILE).display(),
         );
         for s in &summary.skipped_files {
-            eprintln!("skipped unreadable file (--lenient): {}", s.error);
+            note!("skipped unreadable file (--lenient): {}", s.error);
         }
         if summary.invalid_ids > 0 {
             let (values, were) = if summary.invalid_ids == 1 {
@@ -100,7 +101,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             } else {
                 ("ID values were not IDs", "match")
             };
-            eprintln!(
+            note!(
                 "warning: {} {values} (negative, too large or not digits) and never {were}; see {}",
                 summary.invalid_ids,
                 args.out.join(SUMMARY_FILE).display()

@@ -18,6 +18,7 @@ use xcomply_transfer::{TransferConfig, Transfers};
 use super::common::{ApiArgs, TypeArg};
 use crate::exit::{Code, coded};
 use crate::output::Ctx;
+use crate::output::{note, say};
 
 /// Turn a dataset into delete manifests: shard IDs, run compliance jobs, join the results.
 ///
@@ -292,11 +293,13 @@ pub fn execute(plan: Plan, ctx: &Ctx) -> anyhow::Result<RunSummary> {
     runtime.shutdown_timeout(Duration::from_millis(500));
     match result {
         Ok(summary) => {
-            if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+            // A closed stdout must not turn the run's own exit code (failed jobs, say) into the
+            // success of a broken pipe, so write errors of the summary are ignored.
+            let _ = if json {
+                say!("{}", serde_json::to_string_pretty(&summary)?)
             } else {
-                print_summary(&summary);
-            }
+                print_summary(&summary)
+            };
             Ok(summary)
         }
         Err(e) => Err(map_error(e, &out)),
@@ -413,7 +416,7 @@ fn map_error(e: PipelineError, out: &Path) -> anyhow::Error {
     coded(code, e)
 }
 
-fn print_summary(summary: &RunSummary) {
+fn print_summary(summary: &RunSummary) -> std::io::Result<()> {
     let mut parts = Vec::new();
     for t in &summary.types {
         parts.push(format!(
@@ -426,13 +429,13 @@ fn print_summary(summary: &RunSummary) {
             count(u64::from(t.jobs_created), "job", "jobs")
         ));
     }
-    println!(
+    say!(
         "run {} in {}: {} in {:.1} s",
         summary.run_id,
         summary.out.display(),
         parts.join("; "),
         summary.timings.total_s
-    );
+    )?;
     if let Some(joined) = &summary.joined {
         let manifest = joined
             .files
@@ -441,22 +444,23 @@ fn print_summary(summary: &RunSummary) {
             .map_or_else(String::new, |f| {
                 summary.out.join(&f.path).display().to_string()
             });
-        println!(
+        say!(
             "manifest: {manifest}: {} to act on out of {} scanned",
             count(joined.rows, "row", "rows"),
             joined.rows_scanned
-        );
+        )?;
     }
     if let Some(inputs) = &summary.input_stats {
         for r in &inputs.rejected {
-            println!(
+            say!(
                 "skipped {} ({}): {}",
                 count(r.count, "invalid ID value", "invalid ID values"),
                 r.job_type,
                 summary.out.join(&r.file).display()
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
 /// Draws progress: one live line per type on a terminal, plain log lines otherwise.
@@ -502,7 +506,7 @@ impl View {
             Some((multi, _)) => {
                 let _ = multi.println(text);
             }
-            None if !self.quiet => eprintln!("{text}"),
+            None if !self.quiet => note!("{text}"),
             None => {}
         }
     }

@@ -8,6 +8,7 @@ use xcomply_shard::{Limits, ShardError, ShardOptions, parse_size};
 use super::common::TypeArg;
 use crate::exit::{Code, coded};
 use crate::output::Ctx;
+use crate::output::note;
 
 /// Extract, validate, deduplicate and split IDs into job files.
 ///
@@ -99,7 +100,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     })?;
     if !ctx.quiet {
         let t = manifest.totals;
-        eprintln!(
+        note!(
             "wrote {} shard(s) of {} unique {} ID(s) to {} in {:.2}s: {} read, {} duplicate(s), {} invalid, {} null(s)",
             manifest.shards.len(),
             t.unique,
@@ -112,7 +113,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             t.nulls,
         );
         if t.invalid > 0 {
-            eprintln!(
+            note!(
                 "invalid values are listed in {}",
                 args.out.join(xcomply_shard::REJECTS_FILE).display()
             );

@@ -8,6 +8,7 @@ use xcomply_pipeline::state::{self, Phase, RunState, StateStore};
 
 use crate::exit::{Code, coded};
 use crate::output::Ctx;
+use crate::output::say;
 
 /// Show what a run directory has done and what is pending.
 ///
@@ -48,7 +49,7 @@ pub fn run(args: Args, _ctx: &Ctx) -> anyhow::Result<()> {
         if let Some(info) = info {
             value["inputs"] = serde_json::Value::String(info.inputs);
         }
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        say!("{}", serde_json::to_string_pretty(&value)?)?;
     } else {
         print!("{}", render(&out, &run_state));
     }
