@@ -112,18 +112,7 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
 /// their source in their own message (`{path}: {source}`) and also report it as `source()`;
 /// anyhow's `{:#}` would then print it twice.
 pub fn message(err: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if out.contains(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
+    xcomply_core::error_chain(err.as_ref())
 }
 
 #[cfg(test)]

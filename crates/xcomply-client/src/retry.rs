@@ -47,12 +47,12 @@ impl RetryPolicy {
     /// fixed and half random, so that clients that failed together do not retry together, and no
     /// wait collapses to zero.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let exp = self
-            .initial_backoff
-            .saturating_mul(1u32 << retry.min(20))
-            .min(self.max_backoff);
-        let half = exp / 2;
-        half + half.mul_f64(fastrand::f64())
+        xcomply_core::equal_jitter_backoff(
+            self.initial_backoff,
+            self.max_backoff,
+            retry,
+            fastrand::f64(),
+        )
     }
 }
 

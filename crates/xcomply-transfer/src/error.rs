@@ -167,17 +167,7 @@ pub enum TransferError {
 /// An error and its causes on one line. Kept in the message rather than exposed as `source`, so
 /// that callers printing the chain do not print it twice.
 pub(crate) fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut next = err.source();
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = e.source();
-    }
-    out
+    xcomply_core::error_chain(err)
 }
 
 /// The message of the deepest source of an error (the OS error of a refused connection), which

@@ -44,12 +44,12 @@ impl Default for TransferRetry {
 impl TransferRetry {
     /// The wait before repeat number `retry` (0-based): exponential with equal jitter.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let exp = self
-            .initial_backoff
-            .saturating_mul(1u32 << retry.min(20))
-            .min(self.max_backoff);
-        let half = exp / 2;
-        half + half.mul_f64(fastrand::f64())
+        xcomply_core::equal_jitter_backoff(
+            self.initial_backoff,
+            self.max_backoff,
+            retry,
+            fastrand::f64(),
+        )
     }
 }
 
