@@ -386,8 +386,10 @@ impl Client {
         loop {
             self.admit(op, governor).await?;
             let tries = retries + rate_limit_retries;
-            let sent = make().send().await;
-            governor.settle();
+            let sent = {
+                let _probe_ends = governor.settle_on_drop();
+                make().send().await
+            };
             let failure = match sent {
                 Ok(resp) => {
                     let status = resp.status();

@@ -113,6 +113,13 @@ impl Governor {
         self.window.lock().expect("governor lock poisoned").probing = false;
     }
 
+    /// A guard that calls [`Governor::settle`] when dropped: a request whose future is dropped
+    /// mid-flight (a cancelled wait) must still end its probe, or every later request on this
+    /// endpoint would wait for an answer that never comes.
+    pub(crate) fn settle_on_drop(&self) -> SettleGuard<'_> {
+        SettleGuard(self)
+    }
+
     /// Learns from an answer's headers (any status, 429 included).
     pub(crate) fn observe(&self, headers: &HeaderMap) {
         self.observe_at(headers, Instant::now());
@@ -146,8 +153,10 @@ impl Governor {
         w.remaining = Some(0);
         let block = match (retry_after, w.reset_at) {
             (Some(d), _) => Some(now + d),
-            (None, Some(_)) => None,
-            (None, None) => Some(now + UNKNOWN_RESET_BLOCK),
+            (None, Some(reset_at)) if reset_at > now => None,
+            // No reset ahead: a 429 without rate headers after the last known window ended
+            // (from a proxy, or after an idle spell) would otherwise be retried at once.
+            (None, _) => Some(now + UNKNOWN_RESET_BLOCK),
         };
         if let Some(b) = block {
             w.blocked_until = Some(w.blocked_until.map_or(b, |old| old.max(b)));
@@ -166,6 +175,16 @@ impl Governor {
         let remaining = w.remaining?;
         let left = reset_at.saturating_duration_since(now);
         Some(left / remaining.max(1))
+    }
+}
+
+/// Ends a governor's probe when dropped; see [`Governor::settle_on_drop`].
+#[derive(Debug)]
+pub(crate) struct SettleGuard<'a>(&'a Governor);
+
+impl Drop for SettleGuard<'_> {
+    fn drop(&mut self) {
+        self.0.settle();
     }
 }
 
@@ -356,6 +375,29 @@ mod tests {
         let g = Governor::new("POST /2/compliance/jobs");
         g.exhausted_at(&HeaderMap::new(), Some(Duration::from_secs(7)), t0);
         assert_eq!(g.admit_at(t0), Admission::Wait(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn a_429_without_headers_after_the_window_ended_still_blocks() {
+        let g = Governor::new("GET /2/compliance/jobs");
+        let t0 = Instant::now();
+        let date = "Thu, 07 Oct 2021 07:41:19 GMT";
+        g.observe_at(&headers(100, 1_633_592_479 + 1, Some(date)), t0);
+        let later = t0 + Duration::from_secs(5);
+        g.exhausted_at(&HeaderMap::new(), None, later);
+        assert_eq!(g.admit_at(later), Admission::Wait(UNKNOWN_RESET_BLOCK));
+    }
+
+    #[test]
+    fn a_dropped_probe_does_not_block_the_endpoint() {
+        let g = Governor::new("GET /2/compliance/jobs/:id");
+        let t0 = Instant::now();
+        assert_eq!(g.admit_at(t0), Admission::Go);
+        {
+            // The request future is dropped before any answer.
+            let _guard = g.settle_on_drop();
+        }
+        assert_eq!(g.admit_at(t0), Admission::Go);
     }
 
     #[test]

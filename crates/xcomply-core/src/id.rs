@@ -72,6 +72,20 @@ impl Id {
         Id::new(value).ok_or_else(|| IdError::new(IdErrorKind::TooLarge, 0, bytes))
     }
 
+    /// Parses an ID with surrounding ASCII whitespace allowed (`" 123\r\n"`), as text cells and
+    /// lines often carry it. Every reader of ID text (the sharder, the join) uses this one rule,
+    /// so an ID that is sent to X is also matched in the dataset.
+    ///
+    /// ```
+    /// use xcomply_core::Id;
+    /// assert_eq!(Id::parse_trimmed(b" 42\r\n").unwrap().get(), 42);
+    /// assert!(Id::parse_trimmed(b"4 2").is_err());
+    /// ```
+    #[inline]
+    pub fn parse_trimmed(bytes: &[u8]) -> Result<Id, IdError> {
+        Id::parse(bytes.trim_ascii())
+    }
+
     /// Parses a string; see [`Id::parse`].
     pub fn parse_str(s: &str) -> Result<Id, IdError> {
         Id::parse(s.as_bytes())

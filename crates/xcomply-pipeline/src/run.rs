@@ -423,7 +423,9 @@ async fn start_over<S: Stages>(
     out: &Path,
     observer: &dyn Observer,
 ) -> Result<(), PipelineError> {
-    if state::load_run_info(out)?.is_none() {
+    // A directory with either file is a run directory (see `check_out_dir`): a lost run.json
+    // must not turn --restart into a silent resume of the old state.
+    if state::load_run_info(out)?.is_none() && !out.join(state::STATE_FILE).exists() {
         return Ok(());
     }
     if let Ok(Some(old)) = StateStore::load(out) {
@@ -837,6 +839,14 @@ async fn advance_job<S: Stages>(ctx: &Ctx<S>, slot: usize) -> Result<(), Pipelin
                     JobStatus::InProgress => {
                         // Uploaded before a crash, or by an earlier attempt: never upload again.
                         ctx.update_shard(slot, |s| s.phase = Phase::Uploaded)?;
+                    }
+                    JobStatus::Other(_) => {
+                        // A status this version does not know: wait as for a job in progress
+                        // instead of asking again at once, which would spend the GET budget that
+                        // both job types share.
+                        tokio::time::sleep(poll_delay).await;
+                        poll_delay = (poll_delay.mul_f64(1.5)).min(ctx.config.poll_max);
+                        continue;
                     }
                     _ => settle(ctx, slot, &job)?,
                 }

@@ -919,3 +919,50 @@ async fn restart_starts_a_changed_run_over_under_a_new_run_id_and_frees_the_slot
     // Files the run did not write are left alone.
     assert!(dir.path().join("results-note.txt").exists());
 }
+
+#[tokio::test]
+async fn restart_without_run_json_still_starts_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::new(40, 0, 20));
+    let token = CancellationToken::new();
+    fake.crash_after(3, token.clone());
+    let first = crate::run(
+        Arc::clone(&fake),
+        config(dir.path()),
+        Arc::new(Silent),
+        token,
+    )
+    .await;
+    fake.crash_in.store(-1, Ordering::SeqCst);
+    assert!(
+        matches!(first, Err(PipelineError::Interrupted)),
+        "{first:?}"
+    );
+    let old = StateStore::load(dir.path()).unwrap().unwrap();
+    let holding: Vec<u64> = old
+        .shards
+        .iter()
+        .filter(|s| s.phase.holds_slot())
+        .filter_map(|s| s.job.as_ref().map(|j| j.id.0))
+        .collect();
+    assert!(!holding.is_empty(), "{old:?}");
+    std::fs::remove_file(dir.path().join(crate::state::RUN_FILE)).unwrap();
+
+    let summary = run(
+        &fake,
+        RunConfig {
+            restart: true,
+            ..config(dir.path())
+        },
+    )
+    .await
+    .unwrap();
+    assert!(summary.is_success());
+    // The old run's unfinished job was cancelled rather than resumed.
+    let server = fake.server.lock().unwrap();
+    for id in holding {
+        assert_eq!(server.jobs[&id].job.status, JobStatus::Failed, "job {id}");
+    }
+    drop(server);
+    assert_eq!(manifest(dir.path()), expected_manifest(&fake));
+}

@@ -89,7 +89,7 @@ pub fn read_parquet_columns(
             };
             let sink: &mut dyn IdSink = &mut **sink;
             let reject = |offset: usize, text: &str, sink: &mut dyn IdSink| {
-                let Err(error) = Id::parse(text.trim().as_bytes()) else {
+                let Err(error) = Id::parse_trimmed(text.as_bytes()) else {
                     unreachable!("only invalid values are rejected")
                 };
                 if lenient {
@@ -141,7 +141,7 @@ pub fn read_parquet_columns(
                 DataType::Utf8 => {
                     for (offset, text) in array.as_string::<i32>().iter().enumerate() {
                         let Some(text) = text else { continue };
-                        match Id::parse(text.trim().as_bytes()) {
+                        match Id::parse_trimmed(text.as_bytes()) {
                             Ok(id) => ids.push(id),
                             Err(_) => reject(offset, text, sink)?,
                         }
@@ -150,7 +150,7 @@ pub fn read_parquet_columns(
                 DataType::LargeUtf8 => {
                     for (offset, text) in array.as_string::<i64>().iter().enumerate() {
                         let Some(text) = text else { continue };
-                        match Id::parse(text.trim().as_bytes()) {
+                        match Id::parse_trimmed(text.as_bytes()) {
                             Ok(id) => ids.push(id),
                             Err(_) => reject(offset, text, sink)?,
                         }
@@ -159,7 +159,7 @@ pub fn read_parquet_columns(
                 DataType::Utf8View => {
                     for (offset, text) in array.as_string_view().iter().enumerate() {
                         let Some(text) = text else { continue };
-                        match Id::parse(text.trim().as_bytes()) {
+                        match Id::parse_trimmed(text.as_bytes()) {
                             Ok(id) => ids.push(id),
                             Err(_) => reject(offset, text, sink)?,
                         }

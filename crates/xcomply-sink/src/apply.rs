@@ -218,11 +218,12 @@ pub fn apply_paths(
         }
     }
 
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SinkError::Io { path, source }
-    };
-    if out.exists() && std::fs::read_dir(out).map_err(io(out))?.next().is_some() {
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map_err(io_err(out))?
+            .next()
+            .is_some()
+    {
         return Err(SinkError::Io {
             path: out.to_path_buf(),
             source: std::io::Error::new(
@@ -235,11 +236,11 @@ pub fn apply_paths(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    std::fs::create_dir_all(parent).map_err(io_err(parent))?;
     let staging = tempfile::Builder::new()
         .prefix(".xcomply-apply-")
         .tempdir_in(parent)
-        .map_err(io(parent))?;
+        .map_err(io_err(parent))?;
 
     let threads = if options.threads == 0 {
         std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
@@ -294,12 +295,44 @@ pub fn apply_paths(
             summary.rows_deleted
         )));
     }
+    // The copy is on disk before it appears under its name, and the name is on disk before
+    // this returns: a power loss never leaves `out` with empty or torn files.
+    sync_tree(staging.path())?;
     if out.exists() {
-        std::fs::remove_dir(out).map_err(io(out))?;
+        std::fs::remove_dir(out).map_err(io_err(out))?;
     }
     let staged = staging.keep();
-    std::fs::rename(&staged, out).map_err(io(out))?;
+    std::fs::rename(&staged, out).map_err(io_err(out))?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_path(parent)?;
+    }
     Ok(summary)
+}
+
+/// The IO error of a path.
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SinkError {
+    let path = path.to_path_buf();
+    move |source| SinkError::Io { path, source }
+}
+
+/// Flushes every file and directory under `dir` (and `dir` itself) to disk.
+fn sync_tree(dir: &Path) -> Result<(), SinkError> {
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let path = entry.map_err(io_err(dir))?.path();
+        if path.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            sync_path(&path)?;
+        }
+    }
+    sync_path(dir)
+}
+
+/// `fsync` of one file or directory (a directory is opened read-only, which Linux allows).
+fn sync_path(path: &Path) -> Result<(), SinkError> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(path))
 }
 
 fn copy_file(

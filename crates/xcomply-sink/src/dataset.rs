@@ -319,8 +319,11 @@ pub fn id_values(array: &ArrayRef) -> Option<IdValues> {
     })
 }
 
+/// The sharder's rule exactly (`Id::parse_trimmed`): a cell like `" 123"` was sent to X as 123,
+/// so it must match 123 here.
 fn parse_id(s: Option<&str>) -> Option<i64> {
-    s.and_then(|s| Id::parse(s.as_bytes()).ok()).map(Id::as_i64)
+    s.and_then(|s| Id::parse_trimmed(s.as_bytes()).ok())
+        .map(Id::as_i64)
 }
 
 #[cfg(test)]
@@ -355,6 +358,10 @@ mod tests {
             (v.get(0), v.get(1), v.get(2), v.get(3), v.invalid),
             (Some(1_446_017_776_678_801_409), None, None, None, 2)
         );
+        // Surrounding whitespace is accepted, as the sharder accepts it when it sends the ID to X.
+        let a: ArrayRef = Arc::new(StringArray::from(vec![Some(" 12\r\n"), Some("1 2")]));
+        let v = id_values(&a).unwrap();
+        assert_eq!((v.get(0), v.get(1), v.invalid), (Some(12), None, 1));
     }
 
     #[test]
