@@ -121,6 +121,26 @@ fn copy_without_flagged_rows_and_refuses_a_non_empty_output() {
     ]);
     assert_eq!(o.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--geo-columns"));
+    // A copy inside the dataset would sit beside the rows it replaces.
+    let inside = data.join("compliant");
+    let o = xcomply(&[
+        "apply",
+        "--manifest",
+        s(&m),
+        "--dataset",
+        s(&data),
+        "--out",
+        s(&inside),
+        "--geo-columns",
+        "geo_lat,geo_lon,place_id",
+    ]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("inside the dataset"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!inside.exists());
 }
 
 /// `xcomply` run in `dir`.

@@ -218,6 +218,18 @@ pub fn apply_paths(
         }
     }
 
+    // A copy inside the dataset would sit beside the rows it replaces: every reader of the
+    // dataset (a glob, a directory scan, the next join) would count both.
+    if let Some(input) = dataset::input_containing(out, &out.join("part-0.parquet"), dataset_inputs)
+    {
+        return Err(SinkError::Output {
+            path: out.to_path_buf(),
+            message: format!(
+                "is inside the dataset input {}, so readers of the dataset would see the copy beside the rows it replaces; expected an output directory outside the dataset",
+                input.display()
+            ),
+        });
+    }
     if out.exists()
         && std::fs::read_dir(out)
             .map_err(io_err(out))?

@@ -326,6 +326,47 @@ fn parse_id(s: Option<&str>) -> Option<i64> {
         .map(Id::as_i64)
 }
 
+/// The dataset input that `out` lies inside, if any: a directory input that contains it (paths
+/// compared after resolving symlinks and `./`), or a glob that matches `probe` (a file xcomply
+/// will write under `out`) or one of its directories, which discovery would walk.
+pub fn input_containing<'a>(
+    out: &Path,
+    probe: &Path,
+    dataset_inputs: &'a [PathBuf],
+) -> Option<&'a PathBuf> {
+    let real_out = resolve(out);
+    let glob_options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    for input in dataset_inputs {
+        let text = input.to_string_lossy();
+        let inside = if text.contains(['*', '?', '[']) {
+            // A glob: inside when the probe file, or a directory holding it (which discovery
+            // would walk), matches the pattern.
+            let absolute = if input.is_absolute() {
+                text.into_owned()
+            } else {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                format!("{}/{text}", glob::Pattern::escape(&cwd.to_string_lossy()))
+            };
+            glob::Pattern::new(&absolute).is_ok_and(|pattern| {
+                let probe = lexical_absolute(probe);
+                probe
+                    .ancestors()
+                    .any(|p| pattern.matches_path_with(p, glob_options))
+            })
+        } else {
+            real_out.starts_with(resolve(input))
+        };
+        if inside {
+            return Some(input);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

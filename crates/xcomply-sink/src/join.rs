@@ -521,38 +521,11 @@ pub fn check_output(out: &Path, dataset_inputs: &[PathBuf], force: bool) -> Resu
         path: out.to_path_buf(),
         message,
     };
-    let real_out = dataset::resolve(out);
-    let glob_options = glob::MatchOptions {
-        case_sensitive: true,
-        require_literal_separator: true,
-        require_literal_leading_dot: false,
-    };
-    for input in dataset_inputs {
-        let text = input.to_string_lossy();
-        let inside = if text.contains(['*', '?', '[']) {
-            // A glob: refuse when the manifest file, or a directory holding it (which discovery
-            // would walk), matches the pattern.
-            let absolute = if input.is_absolute() {
-                text.into_owned()
-            } else {
-                let cwd = std::env::current_dir().unwrap_or_default();
-                format!("{}/{text}", glob::Pattern::escape(&cwd.to_string_lossy()))
-            };
-            glob::Pattern::new(&absolute).is_ok_and(|pattern| {
-                let manifest = dataset::lexical_absolute(&out.join(MANIFEST_FILE));
-                manifest
-                    .ancestors()
-                    .any(|p| pattern.matches_path_with(p, glob_options))
-            })
-        } else {
-            real_out.starts_with(dataset::resolve(input))
-        };
-        if inside {
-            return Err(refuse(format!(
-                "is inside the dataset input {}, so the next join would read the manifest as data; expected an output directory outside the dataset",
-                input.display()
-            )));
-        }
+    if let Some(input) = dataset::input_containing(out, &out.join(MANIFEST_FILE), dataset_inputs) {
+        return Err(refuse(format!(
+            "is inside the dataset input {}, so the next join would read the manifest as data; expected an output directory outside the dataset",
+            input.display()
+        )));
     }
     if out.exists() && !out.is_dir() {
         return Err(refuse(
