@@ -944,11 +944,13 @@ async fn create<S: Stages>(
             }
             let message = match holder {
                 Some(j) => format!(
-                    "another unfinished {} job {} (name `{}`) holds the type's only slot; wait for \
-                     it to finish or cancel it with `xcomply jobs cancel {}`, then re-run",
+                    "another unfinished {} job {}{} holds the type's only slot; wait for it to \
+                     finish or cancel it with `xcomply jobs cancel {}`, then re-run",
                     shard.job_type,
                     j.id,
-                    j.name.as_deref().unwrap_or(""),
+                    j.name
+                        .as_deref()
+                        .map_or_else(String::new, |name| format!(" (name `{name}`)")),
                     j.id
                 ),
                 None => e.message.clone(),
