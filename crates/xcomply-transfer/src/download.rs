@@ -23,7 +23,7 @@ use xcomply_core::SignedUrl;
 
 use crate::error::{TransferError, TransferOp};
 use crate::progress::{Progress, Tracker};
-use crate::transfers::{Transfers, retryable, storage_error, transport, warn_retry};
+use crate::transfers::{Transfers, storage_error, transport, warn_retry};
 
 /// Decoded bytes per item of the stream. 256 KiB amortises per-item costs in the decoder
 /// downstream while keeping memory small.
@@ -281,20 +281,8 @@ impl Transfers {
                 Ok(resp) => storage_error(op, url, resp, retries, start.elapsed()).await,
                 Err(e) => transport(op, url, e, retries, start.elapsed()),
             };
-            if !retryable(&err) || retries >= self.config.retry.max_retries {
-                return Err(err);
-            }
-            let wait = self.config.retry.backoff(retries);
-            warn_retry(
-                &err,
-                op,
-                "retrying",
-                wait,
-                retries,
-                self.config.retry.max_retries,
-            );
+            self.back_off(err, op, "retrying", retries).await?;
             retries += 1;
-            tokio::time::sleep(wait).await;
         }
     }
 

@@ -187,6 +187,28 @@ pub(crate) fn retryable(err: &TransferError) -> bool {
 /// Logs a failed try that will be repeated: one short line at warn level (operation, host and
 /// object path, what happened, what happens next), and the whole error, with its redacted URL,
 /// at debug level. `next` says what happens next ("re-sending the file").
+impl Transfers {
+    /// The common end of a failed try: gives `err` back when it is not retryable or retry number
+    /// `retry` (0-based) would pass the limit, else logs one line saying what happens `next` and
+    /// waits the backoff.
+    pub(crate) async fn back_off(
+        &self,
+        err: TransferError,
+        op: TransferOp,
+        next: &str,
+        retry: u32,
+    ) -> Result<(), TransferError> {
+        let max = self.config.retry.max_retries;
+        if !retryable(&err) || retry >= max {
+            return Err(err);
+        }
+        let wait = self.config.retry.backoff(retry);
+        warn_retry(&err, op, next, wait, retry, max);
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+}
+
 pub(crate) fn warn_retry(
     err: &TransferError,
     op: TransferOp,

@@ -15,7 +15,7 @@ use xcomply_core::SignedUrl;
 use crate::body::file_body;
 use crate::error::{TransferError, TransferOp};
 use crate::progress::Progress;
-use crate::transfers::{Transfers, retryable, storage_error, transport, warn_retry};
+use crate::transfers::{Transfers, storage_error, transport};
 
 /// The content type X signs into every upload URL. It must be sent exactly: no charset.
 pub const UPLOAD_CONTENT_TYPE: &str = "text/plain";
@@ -106,20 +106,9 @@ impl Transfers {
                 Ok(resp) => storage_error(op, url, resp, retries, start.elapsed()).await,
                 Err(e) => transport(op, url, e, retries, start.elapsed()),
             };
-            if !retryable(&err) || retries >= self.config.retry.max_retries {
-                return Err(err);
-            }
-            let wait = self.config.retry.backoff(retries);
-            warn_retry(
-                &err,
-                op,
-                "re-sending the file",
-                wait,
-                retries,
-                self.config.retry.max_retries,
-            );
+            self.back_off(err, op, "re-sending the file", retries)
+                .await?;
             retries += 1;
-            tokio::time::sleep(wait).await;
         }
     }
 
@@ -163,20 +152,8 @@ impl Transfers {
                 Ok(resp) => storage_error(op, url, resp, retries, start.elapsed()).await,
                 Err(e) => transport(op, url, e, retries, start.elapsed()),
             };
-            if !retryable(&err) || retries >= self.config.retry.max_retries {
-                return Err(err);
-            }
-            let wait = self.config.retry.backoff(retries);
-            warn_retry(
-                &err,
-                op,
-                "retrying",
-                wait,
-                retries,
-                self.config.retry.max_retries,
-            );
+            self.back_off(err, op, "retrying", retries).await?;
             retries += 1;
-            tokio::time::sleep(wait).await;
         }
     }
 
@@ -207,20 +184,9 @@ impl Transfers {
                 Ok(resp) => storage_error(op, url, resp, retries, start.elapsed()).await,
                 Err(e) => transport(op, url, e, retries, start.elapsed()),
             };
-            if !retryable(&err) || retries >= self.config.retry.max_retries {
-                return Err(err);
-            }
-            let wait = self.config.retry.backoff(retries);
-            warn_retry(
-                &err,
-                op,
-                "asking again what storage holds",
-                wait,
-                retries,
-                self.config.retry.max_retries,
-            );
+            self.back_off(err, op, "asking again what storage holds", retries)
+                .await?;
             retries += 1;
-            tokio::time::sleep(wait).await;
         }
     }
 
@@ -360,21 +326,15 @@ impl Transfers {
                 Ok(resp) => storage_error(op, url, resp, retries, start.elapsed()).await,
                 Err(e) => transport(op, url, e, retries, start.elapsed()),
             };
-            if !retryable(&err) || failures >= self.config.retry.max_retries {
-                return Err(err);
-            }
-            let wait = self.config.retry.backoff(failures);
-            warn_retry(
-                &err,
+            self.back_off(
+                err,
                 op,
                 &format!("the chunk at byte {offset} failed; asking storage what it holds"),
-                wait,
                 failures,
-                self.config.retry.max_retries,
-            );
+            )
+            .await?;
             failures += 1;
             retries += 1;
-            tokio::time::sleep(wait).await;
             match self.resumable_status(session, total).await? {
                 Persisted::Complete => {
                     return Ok(UploadReport {
