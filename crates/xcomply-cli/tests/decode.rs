@@ -254,34 +254,3 @@ fn an_existing_output_is_replaced_only_with_force() {
     assert!(run.status.success(), "{}", text(&run.stderr));
     assert_eq!(read_rows(&out).unwrap()[0].created_at, 1_364_265_975_000);
 }
-
-#[test]
-fn help_examples_are_whole_lines_at_80_and_100_columns() {
-    for columns in ["80", "100"] {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_xcomply"))
-            .args(["decode", "--help"])
-            .env("COLUMNS", columns)
-            .output()
-            .unwrap();
-        assert!(o.status.success());
-        let help = String::from_utf8(o.stdout).unwrap();
-        let examples: Vec<&str> = help
-            .lines()
-            .skip_while(|l| !l.starts_with("Example"))
-            .skip(1)
-            .take_while(|l| !l.is_empty())
-            .collect();
-        assert!(!examples.is_empty(), "{help}");
-        // A command wrapped by the terminal width would continue at column 0; one split on
-        // purpose ends its line with a backslash and continues indented.
-        for (i, line) in examples.iter().enumerate() {
-            assert!(
-                line.starts_with("  "),
-                "wrapped example at {columns} columns: {help}"
-            );
-            if line.starts_with("      ") {
-                assert!(examples[i - 1].ends_with(" \\"), "{help}");
-            }
-        }
-    }
-}

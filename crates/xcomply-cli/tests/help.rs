@@ -171,3 +171,37 @@ fn bad_arguments_exit_with_the_usage_code() {
     let out = xcomply(&["shard", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Example lines are whole command lines at 80 and 100 columns: a command wrapped by the terminal
+/// width would continue at column 0 and break when copied; one split on purpose ends its line
+/// with a backslash and continues indented.
+#[test]
+fn help_examples_are_whole_lines_at_80_and_100_columns() {
+    for args in help_invocations() {
+        for columns in ["80", "100"] {
+            let o = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+                .args(&args)
+                .env("COLUMNS", columns)
+                .output()
+                .unwrap();
+            assert!(o.status.success());
+            let help = String::from_utf8(o.stdout).unwrap();
+            let examples: Vec<&str> = help
+                .lines()
+                .skip_while(|l| !l.starts_with("Example"))
+                .skip(1)
+                .take_while(|l| !l.is_empty())
+                .collect();
+            assert!(!examples.is_empty(), "{args:?}: {help}");
+            for (i, line) in examples.iter().enumerate() {
+                assert!(
+                    line.starts_with("  "),
+                    "{args:?}: wrapped example at {columns} columns: {help}"
+                );
+                if line.starts_with("      ") {
+                    assert!(examples[i - 1].ends_with(" \\"), "{args:?}: {help}");
+                }
+            }
+        }
+    }
+}
