@@ -877,11 +877,11 @@ async fn waiting_is_reported_once_per_job_and_creating_never_names_the_old_job()
     assert!(waiting.values().all(|&n| n == 1), "{waiting:?}");
 }
 
-#[tokio::test]
-async fn restart_starts_a_changed_run_over_under_a_new_run_id_and_frees_the_slot() {
+/// A run interrupted with shard 1's job holding the tweets slot: its directory, the fake API and
+/// the state it left.
+async fn interrupted_holding_a_slot() -> (tempfile::TempDir, Arc<Fake>, crate::state::RunState) {
     let dir = tempfile::tempdir().unwrap();
     let fake = Arc::new(Fake::new(40, 0, 20));
-    // Interrupted with shard 1's job holding the tweets slot.
     let token = CancellationToken::new();
     fake.crash_after(3, token.clone());
     let first = crate::run(
@@ -898,6 +898,12 @@ async fn restart_starts_a_changed_run_over_under_a_new_run_id_and_frees_the_slot
     );
     let old = StateStore::load(dir.path()).unwrap().unwrap();
     assert!(old.shards.iter().any(|s| s.phase.holds_slot()), "{old:?}");
+    (dir, fake, old)
+}
+
+#[tokio::test]
+async fn restart_starts_a_changed_run_over_under_a_new_run_id_and_frees_the_slot() {
+    let (dir, fake, old) = interrupted_holding_a_slot().await;
     std::fs::write(dir.path().join("results-note.txt"), "mine").unwrap();
 
     *fake.fingerprint.lock().unwrap() = crate::state::Fingerprint::new(vec![stamp("data/b", 1, 1)]);
@@ -922,30 +928,13 @@ async fn restart_starts_a_changed_run_over_under_a_new_run_id_and_frees_the_slot
 
 #[tokio::test]
 async fn restart_without_run_json_still_starts_over() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Arc::new(Fake::new(40, 0, 20));
-    let token = CancellationToken::new();
-    fake.crash_after(3, token.clone());
-    let first = crate::run(
-        Arc::clone(&fake),
-        config(dir.path()),
-        Arc::new(Silent),
-        token,
-    )
-    .await;
-    fake.crash_in.store(-1, Ordering::SeqCst);
-    assert!(
-        matches!(first, Err(PipelineError::Interrupted)),
-        "{first:?}"
-    );
-    let old = StateStore::load(dir.path()).unwrap().unwrap();
+    let (dir, fake, old) = interrupted_holding_a_slot().await;
     let holding: Vec<u64> = old
         .shards
         .iter()
         .filter(|s| s.phase.holds_slot())
         .filter_map(|s| s.job.as_ref().map(|j| j.id.0))
         .collect();
-    assert!(!holding.is_empty(), "{old:?}");
     std::fs::remove_file(dir.path().join(crate::state::RUN_FILE)).unwrap();
 
     let summary = run(
