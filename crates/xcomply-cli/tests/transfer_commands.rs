@@ -734,40 +734,26 @@ fn download_wait_polls_until_the_job_completes() {
     );
     assert!(!out.exists());
 
-    // Ctrl-C while waiting stops the wait with exit 130 and writes nothing.
+    // Ctrl-C while waiting, and SIGTERM (what `kill` and supervisors send), stop the wait with
+    // exit 130 and write nothing.
     let args = ["download", "--job", &id, "--wait", "--out", out_arg];
-    let child = h.spawn_waiting(&args);
-    let signalled = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
-    let run = h.record(&args, &child.wait_with_output().unwrap());
-    assert_eq!(run.code, Some(130), "{}", run.describe());
-    assert!(
-        run.stderr
-            .contains(&format!("waiting for job {id} was cancelled")),
-        "{}",
-        run.describe()
-    );
-    assert!(!out.exists());
-
-    // SIGTERM (what `kill` and supervisors send) ends the wait the same way.
-    let child = h.spawn_waiting(&args);
-    let signalled = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
-    let run = h.record(&args, &child.wait_with_output().unwrap());
-    assert_eq!(run.code, Some(130), "{}", run.describe());
-    assert!(
-        run.stderr
-            .contains(&format!("waiting for job {id} was cancelled")),
-        "{}",
-        run.describe()
-    );
-    assert!(!out.exists());
+    for signal in ["-INT", "-TERM"] {
+        let child = h.spawn_waiting(&args);
+        let signalled = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(signalled.success());
+        let run = h.record(&args, &child.wait_with_output().unwrap());
+        assert_eq!(run.code, Some(130), "{signal}: {}", run.describe());
+        assert!(
+            run.stderr
+                .contains(&format!("waiting for job {id} was cancelled")),
+            "{signal}: {}",
+            run.describe()
+        );
+        assert!(!out.exists());
+    }
 
     // The job completes only when the clock moves, after the command has started waiting.
     let child = h.spawn_waiting(&args);

@@ -552,6 +552,32 @@ mod tests {
         out
     }
 
+    /// A seeded dataset in `<tmp>/<name>`, results flagging `post_rate` of its posts, and their
+    /// manifest in `<tmp>/m`: the temporary directory, the dataset and the manifest.
+    fn joined(
+        spec: &DatasetSpec,
+        name: &str,
+        post_rate: f64,
+    ) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join(name);
+        synth::generate_dataset(&data, spec).unwrap();
+        synth::write_results(
+            &tmp.path().join("r"),
+            &synth::flag_sample(spec, post_rate, 0.0),
+        )
+        .unwrap();
+        let m = tmp.path().join("m");
+        join_paths(
+            std::slice::from_ref(&data),
+            &tmp.path().join("r"),
+            &m,
+            &JoinOptions::default(),
+        )
+        .unwrap();
+        (tmp, data, m)
+    }
+
     #[test]
     fn another_spelling_of_the_dataset_is_the_same_dataset() {
         let spec = DatasetSpec {
@@ -561,18 +587,7 @@ mod tests {
             authors: 100,
             ..DatasetSpec::default()
         };
-        let tmp = tempfile::tempdir().unwrap();
-        let d = tmp.path().join("d");
-        synth::generate_dataset(&d, &spec).unwrap();
-        synth::write_results(&tmp.path().join("r"), &synth::flag_sample(&spec, 0.05, 0.0)).unwrap();
-        let m = tmp.path().join("m");
-        join_paths(
-            std::slice::from_ref(&d),
-            &tmp.path().join("r"),
-            &m,
-            &JoinOptions::default(),
-        )
-        .unwrap();
+        let (tmp, d, m) = joined(&spec, "d", 0.05);
         let deletes = read_manifest(&m)
             .unwrap()
             .iter()
@@ -680,18 +695,7 @@ mod tests {
             row_group_rows: 100,
             ..DatasetSpec::default()
         };
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        synth::generate_dataset(&data, &spec).unwrap();
-        synth::write_results(&tmp.path().join("r"), &synth::flag_sample(&spec, 0.2, 0.0)).unwrap();
-        let m = tmp.path().join("m");
-        join_paths(
-            std::slice::from_ref(&data),
-            &tmp.path().join("r"),
-            &m,
-            &JoinOptions::default(),
-        )
-        .unwrap();
+        let (tmp, data, m) = joined(&spec, "data", 0.2);
         let out = tmp.path().join("copy");
         // scrub_geo rows need geo columns.
         let err = apply_paths(
