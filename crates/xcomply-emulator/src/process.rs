@@ -181,9 +181,16 @@ fn parse_all(
 /// Called when an upload stored a whole object: a `created` job moves to `in_progress` and is
 /// processed in the background. An object for a job that is no longer `created` (uploaded twice,
 /// cancelled, expired) is stored and ignored, as X would ignore it.
-pub(crate) async fn upload_finished(s: &Arc<Shared>, job_id: u64, file: &Path, started_ms: i64) {
+///
+/// This is deliberately not `async`. A client that disconnects (or is killed) right after the
+/// last byte of its upload makes the server drop the request's handler at its next `.await`; an
+/// `.await` between the move to `in_progress` and the start of processing would leave the job
+/// `in_progress` for ever. Everything after the move therefore runs on a detached blocking task
+/// that no disconnect can cancel.
+pub(crate) fn upload_finished(s: &Arc<Shared>, job_id: u64, file: &Path, started_ms: i64) {
     let now = s.now_ms();
     let submission = s.job_dir(job_id).join("submission");
+    let file = file.to_owned();
     let job_type = {
         let mut inner = s.lock();
         match inner.jobs.get_mut(&job_id) {
@@ -197,16 +204,16 @@ pub(crate) async fn upload_finished(s: &Arc<Shared>, job_id: u64, file: &Path, s
             _ => None,
         }
     };
-    let Some(job_type) = job_type else {
-        let _ = tokio::fs::remove_file(file).await;
-        return;
-    };
-    if let Err(e) = tokio::fs::rename(file, &submission).await {
-        finish(s, job_id, &Err(ProcessError::Io(e)));
-        return;
-    }
     let shared = Arc::clone(s);
     tokio::task::spawn_blocking(move || {
+        let Some(job_type) = job_type else {
+            let _ = std::fs::remove_file(&file);
+            return;
+        };
+        if let Err(e) = std::fs::rename(&file, &submission) {
+            finish(&shared, job_id, &Err(ProcessError::Io(e)));
+            return;
+        }
         let plain = shared.delivery_path(job_id, false);
         let temp = plain.with_extension("part");
         let result = process(
@@ -271,6 +278,45 @@ mod tests {
         assert_eq!(parse_id(b" 12"), None);
         assert_eq!(parse_id(b"12345678901234567890"), None);
         assert_eq!(parse_id(b""), None);
+    }
+
+    /// `upload_finished` is called from request handlers that the server drops when their client
+    /// disconnects. It must do its whole work without being awaited (a killed client's job was
+    /// once left `in_progress` for ever, its processing never started); this test calls it
+    /// exactly as a handler that is dropped right after the call would.
+    #[tokio::test]
+    async fn an_upload_is_processed_without_its_caller_staying_alive() {
+        use crate::state::{Job, Phase, Shared};
+        let shared = Shared::new(crate::Config::default()).unwrap();
+        let now = shared.now_ms();
+        shared.lock().jobs.insert(
+            7,
+            Job {
+                id: 7,
+                app: 0,
+                kind: JobType::Tweets,
+                name: None,
+                resumable: false,
+                created_ms: now,
+                upload_url: String::new(),
+                download_url: String::new(),
+                phase: Phase::Created,
+                session_began_ms: None,
+            },
+        );
+        let dir = shared.job_dir(7);
+        std::fs::create_dir_all(&dir).unwrap();
+        let upload = dir.join("upload-1.part");
+        std::fs::write(&upload, "1400000000000000000\n").unwrap();
+        upload_finished(&shared, 7, &upload, now);
+        for _ in 0..500 {
+            if matches!(shared.lock().jobs[&7].phase, Phase::Done { error: None, .. }) {
+                assert!(shared.delivery_path(7, false).exists());
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the upload was never processed");
     }
 
     #[test]

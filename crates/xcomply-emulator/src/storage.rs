@@ -465,7 +465,7 @@ async fn simple_upload(s: &Arc<Shared>, job_id: u64, req: Request, plan: FaultPl
         }
     }
     s.lock().stats.uploads.entry(job_id).or_default().completed += 1;
-    crate::process::upload_finished(s, job_id, &temp, started).await;
+    crate::process::upload_finished(s, job_id, &temp, started);
     stored(len)
 }
 
@@ -702,6 +702,11 @@ async fn session_put(
         (state.0, state.1, (state.2, first, last, total, is_final))
     };
     let (persisted, first, last, total, is_final) = persisted;
+    let mut busy = BusyGuard {
+        shared: s,
+        session: id,
+        armed: true,
+    };
     let result = write_chunk(
         &file,
         (persisted, first),
@@ -711,6 +716,8 @@ async fn session_put(
         plan,
     )
     .await;
+    // From here on the session's record is updated under the lock below, without awaiting.
+    busy.armed = false;
     let next = {
         let mut inner = s.lock();
         match result {
@@ -748,13 +755,33 @@ async fn session_put(
     };
     match next {
         Next::Stored(n) => {
-            crate::process::upload_finished(s, job_id, &file, now).await;
+            crate::process::upload_finished(s, job_id, &file, now);
             stored(n)
         }
         Next::Incomplete(n) => incomplete(n),
         Next::Reset => reset(s, kill).await,
         Next::Short => invalid_argument("The request body ended before Content-Length bytes."),
         Next::Failed(e) => internal(&e),
+    }
+}
+
+/// Clears a session's `busy` flag if the chunk `PUT` holding it is dropped before it finishes:
+/// a client that disconnects mid-chunk makes the server drop the request's handler at an
+/// `.await`, and a flag left set would refuse every later chunk of the session with 409, which
+/// GCS never does.
+struct BusyGuard<'a> {
+    shared: &'a Shared,
+    session: &'a str,
+    armed: bool,
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed
+            && let Some(session) = self.shared.lock().sessions.get_mut(self.session)
+        {
+            session.busy = false;
+        }
     }
 }
 
