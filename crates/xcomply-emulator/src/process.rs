@@ -310,7 +310,10 @@ mod tests {
         std::fs::write(&upload, "1400000000000000000\n").unwrap();
         upload_finished(&shared, 7, &upload, now);
         for _ in 0..500 {
-            if matches!(shared.lock().jobs[&7].phase, Phase::Done { error: None, .. }) {
+            if matches!(
+                shared.lock().jobs[&7].phase,
+                Phase::Done { error: None, .. }
+            ) {
                 assert!(shared.delivery_path(7, false).exists());
                 return;
             }
