@@ -185,12 +185,11 @@ fn parse_all(
 /// This is deliberately not `async`. A client that disconnects (or is killed) right after the
 /// last byte of its upload makes the server drop the request's handler at its next `.await`; an
 /// `.await` between the move to `in_progress` and the start of processing would leave the job
-/// `in_progress` for ever. Everything after the move therefore runs on a detached blocking task
-/// that no disconnect can cancel.
+/// `in_progress` for ever. Everything after the move therefore runs at once or on a detached
+/// blocking task that no disconnect can cancel.
 pub(crate) fn upload_finished(s: &Arc<Shared>, job_id: u64, file: &Path, started_ms: i64) {
     let now = s.now_ms();
     let submission = s.job_dir(job_id).join("submission");
-    let file = file.to_owned();
     let job_type = {
         let mut inner = s.lock();
         match inner.jobs.get_mut(&job_id) {
@@ -204,16 +203,18 @@ pub(crate) fn upload_finished(s: &Arc<Shared>, job_id: u64, file: &Path, started
             _ => None,
         }
     };
+    // The object is in place before the caller answers 200, as storage that acknowledged an
+    // upload holds it; a rename is quick enough not to need the blocking pool.
+    let Some(job_type) = job_type else {
+        let _ = std::fs::remove_file(&file);
+        return;
+    };
+    if let Err(e) = std::fs::rename(&file, &submission) {
+        finish(s, job_id, &Err(ProcessError::Io(e)));
+        return;
+    }
     let shared = Arc::clone(s);
     tokio::task::spawn_blocking(move || {
-        let Some(job_type) = job_type else {
-            let _ = std::fs::remove_file(&file);
-            return;
-        };
-        if let Err(e) = std::fs::rename(&file, &submission) {
-            finish(&shared, job_id, &Err(ProcessError::Io(e)));
-            return;
-        }
         let plain = shared.delivery_path(job_id, false);
         let temp = plain.with_extension("part");
         let result = process(
