@@ -206,10 +206,10 @@ pub(crate) fn upload_finished(s: &Arc<Shared>, job_id: u64, file: &Path, started
     // The object is in place before the caller answers 200, as storage that acknowledged an
     // upload holds it; a rename is quick enough not to need the blocking pool.
     let Some(job_type) = job_type else {
-        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_file(file);
         return;
     };
-    if let Err(e) = std::fs::rename(&file, &submission) {
+    if let Err(e) = std::fs::rename(file, &submission) {
         finish(s, job_id, &Err(ProcessError::Io(e)));
         return;
     }
