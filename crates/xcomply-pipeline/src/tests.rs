@@ -45,6 +45,11 @@ struct Server {
     /// Log of operations, for ordering checks.
     log: Vec<String>,
     credentials_refused: bool,
+    /// Polls of an unfinished job left that answer `queued`, a status this version does not know,
+    /// as a later API might.
+    unknown_polls: u32,
+    /// When each `queued` answer was given.
+    unknown_answers: Vec<std::time::Instant>,
 }
 
 #[derive(Debug)]
@@ -219,7 +224,13 @@ impl Stages for Fake {
                 }
                 _ => {}
             }
-            j.job.clone()
+            let mut job = j.job.clone();
+            if s.unknown_polls > 0 && job.status.is_unfinished() {
+                s.unknown_polls -= 1;
+                s.unknown_answers.push(std::time::Instant::now());
+                job.status = JobStatus::parse("queued");
+            }
+            job
         };
         self.point().await;
         Ok(job)
@@ -954,4 +965,50 @@ async fn restart_without_run_json_still_starts_over() {
     }
     drop(server);
     assert_eq!(manifest(dir.path()), expected_manifest(&fake));
+}
+
+#[tokio::test]
+async fn an_unknown_job_status_is_waited_on_never_uploaded_to_and_backed_off() {
+    // The first job answers `queued` right after its creation: the run must neither upload on a
+    // status it does not know nor fail, and must wait longer after each such answer instead of
+    // asking again at once (both types share the GET budget).
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::new(40, 0, 20));
+    fake.server.lock().unwrap().unknown_polls = 5;
+    let poll = Duration::from_millis(20);
+    let summary = tokio::time::timeout(
+        Duration::from_secs(30),
+        run(
+            &fake,
+            RunConfig {
+                poll_initial: poll,
+                poll_max: Duration::from_secs(1),
+                ..config(dir.path())
+            },
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("the run hangs: {:#?}", fake.server.lock().unwrap().log))
+    .unwrap();
+    assert!(summary.is_success());
+    assert_eq!(manifest(dir.path()), expected_manifest(&fake));
+    assert_eq!(fake.uploads_per_job(), vec![1, 1]);
+    let server = fake.server.lock().unwrap();
+    assert!(server.bad_uploads.is_empty(), "{:?}", server.bad_uploads);
+    assert_eq!(server.unknown_polls, 0);
+    // The waits after consecutive unknown answers grow from the first poll delay by half each
+    // time: 20, 30, 45, 67 ms at least (sleeps are never shorter than asked).
+    let gaps: Vec<Duration> = server
+        .unknown_answers
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .collect();
+    let mut expected = poll;
+    for (i, gap) in gaps.iter().enumerate() {
+        assert!(
+            *gap >= expected,
+            "gap {i} was {gap:?}, expected {expected:?} at least: {gaps:?}"
+        );
+        expected = expected.mul_f64(1.5);
+    }
 }
