@@ -17,7 +17,10 @@
 //! - a failed or expired job is replaced, up to `max_job_retries` times, then reported;
 //! - results whose download URL expired (after 7 days) get a new job;
 //! - jobs of this run the state does not know (lost state file, crash right after creation) are
-//!   found by listing and adopted by name, `xcomply-<run id>-<type>-<shard>`.
+//!   found by listing and adopted by name, `xcomply-<run id>-<type>-<shard>`, unless their
+//!   results can no longer be downloaded;
+//! - a job whose status this version does not know is polled like one in progress, with the
+//!   same growing delay, and never uploaded to.
 //!
 //! Refusals, before anything is written: a run directory that is a file, a non-empty directory
 //! that is not a run directory, or one inside an input directory; inputs without a single ID;

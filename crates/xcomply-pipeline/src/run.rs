@@ -761,6 +761,7 @@ fn adopt_for<S: Stages>(
         return Ok(false);
     }
     let run_id = ctx.run_id();
+    let now = ctx.stages.now_ms();
     let rank = |s: &JobStatus| match s {
         JobStatus::Complete => 3,
         JobStatus::InProgress => 2,
@@ -778,6 +779,9 @@ fn adopt_for<S: Stages>(
         })
         // A job the state already recorded as failed or expired is never taken back.
         .filter(|j| shard.job.as_ref().is_none_or(|old| old.id != j.id))
+        // Nor is a complete job whose results storage no longer serves: adopting it would only
+        // spend an attempt on a download refused as expired.
+        .filter(|j| j.status != JobStatus::Complete || now < j.download_expires_at.millis())
         .max_by_key(|j| (rank(&j.status), j.created_at));
     let Some(job) = best else {
         return Ok(false);

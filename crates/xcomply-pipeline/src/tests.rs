@@ -588,6 +588,25 @@ async fn expired_download_url_gets_a_new_job() {
 }
 
 #[tokio::test]
+async fn a_lost_state_never_adopts_a_complete_job_whose_download_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::new(20, 0, 20));
+    assert!(run(&fake, config(dir.path())).await.unwrap().is_success());
+    // Eight days later the state and the results are gone; the run's only job is still listed
+    // as complete, but storage no longer serves its results.
+    std::fs::remove_file(dir.path().join(state::STATE_FILE)).unwrap();
+    std::fs::remove_dir_all(dir.path().join("results")).unwrap();
+    fake.clock.fetch_add(8 * 24 * 60 * MINUTE, Ordering::SeqCst);
+    let summary = run(&fake, config(dir.path())).await.unwrap();
+    assert!(summary.is_success());
+    assert_eq!(summary.types[0].jobs_created, 1);
+    assert_eq!(manifest(dir.path()), expected_manifest(&fake));
+    // The new job was the shard's first attempt: the expired one was not adopted on the way.
+    let state = StateStore::load(dir.path()).unwrap().unwrap();
+    assert_eq!(state.shards[0].attempts, 1, "{:?}", state.shards[0]);
+}
+
+#[tokio::test]
 async fn refused_credentials_end_the_run_with_their_class() {
     let dir = tempfile::tempdir().unwrap();
     let fake = Arc::new(Fake::new(20, 0, 20));
