@@ -205,8 +205,53 @@ fn a_results_directory_without_results_files_fails_with_exit_code_4() {
                 && stderr.contains("*.parquet"),
             "{stderr}"
         );
+        // The run directory's results/ is named as the directory to pass.
+        assert_eq!(
+            stderr.contains(&format!(
+                "Parquet files are in its subdirectory {}",
+                run.join("results").display()
+            )),
+            dir == &run,
+            "{stderr}"
+        );
         assert!(!out.join("manifest.parquet").exists());
     }
+}
+
+#[test]
+fn results_in_subdirectories_are_named_in_a_warning_and_the_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path(), &spec());
+    // Last month's results filed in a subdirectory beside this month's.
+    let results = tmp.path().join("results");
+    let older = results.join("2026-10");
+    synth::write_results(&older, &synth::Flags::default()).unwrap();
+    let out = tmp.path().join("m");
+    let o = xcomply(&[
+        "join",
+        "--dataset",
+        s(&tmp.path().join("data")),
+        "--results",
+        s(&results),
+        "--out",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "warning: not read: Parquet files in 1 subdirectory of {}: {}",
+            results.display(),
+            older.display()
+        )),
+        "{stderr}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["ignored_results_dirs"],
+        serde_json::json!([older.display().to_string()])
+    );
 }
 
 #[test]

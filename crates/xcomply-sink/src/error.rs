@@ -59,12 +59,15 @@ pub enum SinkError {
     },
     /// A results directory holds no results files, so a join would flag nothing.
     #[error(
-        "{}: no results files found; expected results Parquet files (`*.parquet`, not hidden, directly in the directory) written by `xcomply decode` or `xcomply run`, such as RUN/results",
-        dir.display()
+        "{}: no results files found; expected results Parquet files (`*.parquet`, not hidden, directly in the directory) written by `xcomply decode` or `xcomply run`, such as RUN/results{}",
+        dir.display(),
+        nested_hint(nested)
     )]
     NoResults {
         /// The directory searched.
         dir: PathBuf,
+        /// Its subdirectories that hold Parquet files, which are not read.
+        nested: Vec<String>,
     },
     /// An output path cannot be used: inside the dataset, or a non-empty directory that holds
     /// something other than a previous output.
@@ -75,4 +78,16 @@ pub enum SinkError {
         /// Why, and what was expected.
         message: String,
     },
+}
+
+/// The end of [`SinkError::NoResults`]'s message when subdirectories hold Parquet files.
+fn nested_hint(nested: &[String]) -> String {
+    if nested.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; Parquet files are in its subdirector{} {} (subdirectories are not read: pass one as --results)",
+        if nested.len() == 1 { "y" } else { "ies" },
+        nested.join(", ")
+    )
 }

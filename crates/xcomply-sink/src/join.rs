@@ -134,6 +134,8 @@ pub struct Flagged {
     user_info: Vec<FlagInfo>,
     reasons: Vec<String>,
     files: Vec<String>,
+    /// Subdirectories of the results directory that hold Parquet files, which are not read.
+    nested: Vec<String>,
 }
 
 impl Flagged {
@@ -150,6 +152,12 @@ impl Flagged {
     /// The results files read, in order.
     pub fn files(&self) -> &[String] {
         &self.files
+    }
+
+    /// Subdirectories of the results directory holding Parquet files, which were not read:
+    /// results are read only directly from the directory, so these deserve a warning.
+    pub fn nested_dirs(&self) -> &[String] {
+        &self.nested
     }
 
     /// Builds the flagged set from `(id, is_user, reason, redacted_at)` records, as read from
@@ -175,6 +183,7 @@ impl Flagged {
             user_info,
             reasons,
             files: Vec::new(),
+            nested: Vec::new(),
         }
     }
 }
@@ -227,12 +236,26 @@ pub fn load_results(dir: &Path) -> Result<Flagged, SinkError> {
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()
         .map_err(io)?;
-    paths.retain(|p| {
-        p.is_file()
-            && p.extension().is_some_and(|e| e == "parquet")
-            && p.file_name()
-                .is_some_and(|n| !n.to_string_lossy().starts_with(['.', '_']))
-    });
+    let visible = |p: &Path| {
+        p.file_name()
+            .is_some_and(|n| !n.to_string_lossy().starts_with(['.', '_']))
+    };
+    let is_results_file =
+        |p: &Path| p.is_file() && p.extension().is_some_and(|e| e == "parquet") && visible(p);
+    // Results nested one level down (a run directory's `results/`, or results filed by month)
+    // are not read, since a directory of runs would otherwise join every run's results at once;
+    // they are named so that nobody mistakes an incomplete manifest for a complete one.
+    let mut nested: Vec<String> = paths
+        .iter()
+        .filter(|p| p.is_dir() && visible(p))
+        .filter(|p| {
+            std::fs::read_dir(p)
+                .is_ok_and(|entries| entries.flatten().any(|e| is_results_file(&e.path())))
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    nested.sort();
+    paths.retain(|p| is_results_file(p));
     paths.sort();
     let mut reasons: Vec<String> = Vec::new();
     let mut posts = Vec::new();
@@ -249,6 +272,7 @@ pub fn load_results(dir: &Path) -> Result<Flagged, SinkError> {
         user_info,
         reasons,
         files: paths.iter().map(|p| p.display().to_string()).collect(),
+        nested,
     })
 }
 
@@ -413,6 +437,9 @@ fn interned(array: &ArrayRef, table: &mut Vec<String>) -> Option<Vec<Option<u16>
 pub struct JoinSummary {
     /// Results files read.
     pub results_files: Vec<String>,
+    /// Subdirectories of the results directory that hold Parquet files and were not read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_results_dirs: Vec<String>,
     /// Distinct flagged post IDs in the results.
     pub flagged_posts: u64,
     /// Distinct flagged user IDs in the results.
@@ -489,6 +516,7 @@ pub fn join_paths(
     if flagged.files.is_empty() && !options.allow_no_results {
         return Err(SinkError::NoResults {
             dir: results.to_path_buf(),
+            nested: flagged.nested,
         });
     }
     join(&files, &flagged, out, options)
@@ -597,6 +625,7 @@ pub fn join(
     })?;
     let mut summary = JoinSummary {
         results_files: flagged.files.clone(),
+        ignored_results_dirs: flagged.nested.clone(),
         flagged_posts: flagged.posts.len() as u64,
         flagged_users: flagged.users.len() as u64,
         ..JoinSummary::default()
@@ -1567,6 +1596,19 @@ mod tests {
                 && text.contains("*.parquet"),
             "{text}"
         );
+        // The subdirectory holding the results is named; a hidden one would not be.
+        let results = run.join("results").display().to_string();
+        std::fs::create_dir(run.join(".cache")).unwrap();
+        synth::write_results(&run.join(".cache"), &Flags::default()).unwrap();
+        let err =
+            join_paths(&[tmp.path().join("d")], &run, &out, &JoinOptions::default()).unwrap_err();
+        assert!(
+            err.to_string().ends_with(&format!(
+                "; Parquet files are in its subdirectory {results} (subdirectories are not read: \
+                 pass one as --results)"
+            )),
+            "{err}"
+        );
         assert!(!out.join(MANIFEST_FILE).exists());
         let s = join_paths(
             &[tmp.path().join("d")],
@@ -1579,6 +1621,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((s.manifest_rows, s.results_files.len()), (0, 0));
+        assert_eq!(s.ignored_results_dirs, [results]);
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Args {
 
     /// Directory of results Parquet files written by `xcomply decode` or `xcomply run`
     /// (for a run, RUN/results). It must hold at least one: an empty directory is an error.
+    /// Only files directly in DIR are read; subdirectories holding Parquet files are named in a
+    /// warning.
     #[arg(long, value_name = "DIR")]
     pub results: PathBuf,
 
@@ -94,6 +96,19 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         );
         for s in &summary.skipped_files {
             note!("skipped unreadable file (--lenient): {}", s.error);
+        }
+        if !summary.ignored_results_dirs.is_empty() {
+            note!(
+                "warning: not read: Parquet files in {} of {}: {} (only files directly in --results \
+                 are read; put every results file of this join in that one directory)",
+                count(
+                    summary.ignored_results_dirs.len() as u64,
+                    "subdirectory",
+                    "subdirectories"
+                ),
+                args.results.display(),
+                summary.ignored_results_dirs.join(", ")
+            );
         }
         if summary.invalid_ids > 0 {
             let (values, were) = if summary.invalid_ids == 1 {
