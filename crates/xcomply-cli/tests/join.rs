@@ -17,6 +17,20 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `xcomply join --dataset DATASET --results RESULTS --out OUT EXTRA...`.
+fn join(dataset: &Path, results: &Path, out: &Path, extra: &[&str]) -> Output {
+    let args = [
+        "join",
+        "--dataset",
+        s(dataset),
+        "--results",
+        s(results),
+        "--out",
+        s(out),
+    ];
+    xcomply(&[&args[..], extra].concat())
+}
+
 fn setup(dir: &Path, spec: &DatasetSpec) -> synth::DatasetInfo {
     let info = synth::generate_dataset(&dir.join("data"), spec).unwrap();
     synth::write_results(&dir.join("results"), &synth::flag_sample(spec, 0.03, 0.02)).unwrap();
@@ -42,17 +56,8 @@ fn writes_a_sorted_manifest_and_summary() {
     };
     setup(tmp.path(), &spec);
     let out = tmp.path().join("m");
-    let o = xcomply(&[
-        "join",
-        "--dataset",
-        s(&tmp.path().join("data")),
-        "--results",
-        s(&tmp.path().join("results")),
-        "--out",
-        s(&out),
-        "--threads",
-        "2",
-    ]);
+    let (data, results) = (tmp.path().join("data"), tmp.path().join("results"));
+    let o = join(&data, &results, &out, &["--threads", "2"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("joined 3 files, 6000 rows"), "{stderr}");
@@ -76,17 +81,7 @@ fn writes_a_sorted_manifest_and_summary() {
 
     // The same command again gives the same bytes.
     let first = std::fs::read(out.join("manifest.parquet")).unwrap();
-    let o = xcomply(&[
-        "join",
-        "--dataset",
-        s(&tmp.path().join("data")),
-        "--results",
-        s(&tmp.path().join("results")),
-        "--out",
-        s(&out),
-        "--threads",
-        "1",
-    ]);
+    let o = join(&data, &results, &out, &["--threads", "1"]);
     assert!(o.status.success());
     assert_eq!(first, std::fs::read(out.join("manifest.parquet")).unwrap());
 }
@@ -98,21 +93,12 @@ fn unreadable_file_is_an_error_or_skipped_with_lenient() {
     let (data, results) = (tmp.path().join("data"), tmp.path().join("results"));
     std::fs::write(&info.files[2], b"PAR1 garbage").unwrap();
     let out = tmp.path().join("m");
-    let args = [
-        "join",
-        "--dataset",
-        s(&data),
-        "--results",
-        s(&results),
-        "--out",
-        s(&out),
-    ];
-    let o = xcomply(&args);
+    let o = join(&data, &results, &out, &[]);
     assert_eq!(o.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains(s(&info.files[2])), "{stderr}");
     assert!(!out.join("manifest.parquet").exists());
-    let o = xcomply(&[&args[..], &["--lenient"]].concat());
+    let o = join(&data, &results, &out, &["--lenient"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary: JoinSummary =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
@@ -147,31 +133,12 @@ fn glob_and_custom_columns() {
     setup(tmp.path(), &spec());
     let pattern = tmp.path().join("data").join("date=*").join("*.parquet");
     let out = tmp.path().join("m");
-    let o = xcomply(&[
-        "join",
-        "--dataset",
-        s(&pattern),
-        "--results",
-        s(&tmp.path().join("results")),
-        "--out",
-        s(&out),
-        "--user-id-column",
-        "user",
-    ]);
+    let results = tmp.path().join("results");
+    let o = join(&pattern, &results, &out, &["--user-id-column", "user"]);
     assert_eq!(o.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("column `user` not found"), "{stderr}");
-    let o = xcomply(&[
-        "join",
-        "--dataset",
-        s(&pattern),
-        "--results",
-        s(&tmp.path().join("results")),
-        "--out",
-        s(&out),
-        "--tweet-id-column",
-        "id",
-    ]);
+    let o = join(&pattern, &results, &out, &["--tweet-id-column", "id"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!read_manifest(&out).unwrap().is_empty());
 }
@@ -188,15 +155,7 @@ fn a_results_directory_without_results_files_fails_with_exit_code_4() {
     std::fs::rename(tmp.path().join("results"), run.join("results")).unwrap();
     for dir in [&empty, &run] {
         let out = tmp.path().join("m");
-        let o = xcomply(&[
-            "join",
-            "--dataset",
-            s(&tmp.path().join("data")),
-            "--results",
-            s(dir),
-            "--out",
-            s(&out),
-        ]);
+        let o = join(&tmp.path().join("data"), dir, &out, &[]);
         assert_eq!(o.status.code(), Some(4));
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert!(
@@ -227,15 +186,7 @@ fn results_in_subdirectories_are_named_in_a_warning_and_the_summary() {
     let older = results.join("2026-10");
     synth::write_results(&older, &synth::Flags::default()).unwrap();
     let out = tmp.path().join("m");
-    let o = xcomply(&[
-        "join",
-        "--dataset",
-        s(&tmp.path().join("data")),
-        "--results",
-        s(&results),
-        "--out",
-        s(&out),
-    ]);
+    let o = join(&tmp.path().join("data"), &results, &out, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -259,18 +210,7 @@ fn an_output_inside_the_dataset_or_among_other_files_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     setup(tmp.path(), &spec());
     let (data, results) = (tmp.path().join("data"), tmp.path().join("results"));
-    let join = |out: &Path, extra: &[&str]| {
-        let args = [
-            "join",
-            "--dataset",
-            s(&data),
-            "--results",
-            s(&results),
-            "--out",
-            s(out),
-        ];
-        xcomply(&[&args[..], extra].concat())
-    };
+    let join = |out: &Path, extra: &[&str]| join(&data, &results, out, extra);
     // The dataset itself, and a directory inside it.
     for out in [data.clone(), data.join("m")] {
         let o = join(&out, &[]);
