@@ -163,6 +163,29 @@ pub fn apply_paths(
             .iter()
             .map(|k| dataset::resolve(Path::new(&k.path)))
             .collect();
+        // A file rewritten since the join (rows reordered, added or removed) no longer has the
+        // flagged rows at the manifest's positions: applying it would delete other rows and keep
+        // the flagged ones.
+        let stamps: BTreeMap<PathBuf, dataset::FileStamp> = s
+            .files
+            .iter()
+            .filter_map(|f| Some((dataset::resolve(Path::new(&f.path)), f.stamp?)))
+            .collect();
+        for (f, key) in files.iter().zip(&keys) {
+            let Some(&then) = stamps.get(key) else {
+                continue;
+            };
+            let now = dataset::FileStamp::of_path(&f.path).map_err(io_err(&f.path))?;
+            if now != then {
+                return Err(SinkError::Schema {
+                    path: f.path.clone(),
+                    message: format!(
+                        "changed since the join that wrote the manifest ({} bytes modified at {} ns then, {} bytes modified at {} ns now), so the manifest's row positions may name other rows; expected the files as joined: run `xcomply join` again",
+                        then.bytes, then.mtime_ns, now.bytes, now.mtime_ns
+                    ),
+                });
+            }
+        }
         if let Some((f, key)) = files
             .iter()
             .zip(&keys)
@@ -707,6 +730,27 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("--geo-columns"), "{err}");
+        // A file replaced since the join by another with as many rows: every position is still
+        // in range but names another row, so only the stamp the join recorded catches it.
+        let replaced = data.join(spec.file_path(0));
+        std::fs::copy(data.join(spec.file_path(1)), &replaced).unwrap();
+        let err = apply_paths(&m, std::slice::from_ref(&data), &out, &geo())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&replaced.display().to_string())
+                && err.contains("changed since the join")
+                && err.contains("run `xcomply join` again"),
+            "{err}"
+        );
+        assert!(!out.exists());
+        // A summary without stamps (as older versions wrote) leaves the row counts to check.
+        let sp = m.join(SUMMARY_FILE);
+        let mut s: JoinSummary = serde_json::from_slice(&std::fs::read(&sp).unwrap()).unwrap();
+        for f in &mut s.files {
+            f.stamp = None;
+        }
+        std::fs::write(&sp, serde_json::to_vec(&s).unwrap()).unwrap();
         // A different, shorter dataset under the same names: positions beyond its end.
         let small = DatasetSpec {
             rows_per_file: 50,
@@ -725,8 +769,6 @@ mod tests {
         assert!(!out.exists());
         // A summary that disagrees with the manifest.
         synth::generate_dataset(&data, &spec).unwrap();
-        let sp = m.join(SUMMARY_FILE);
-        let mut s: JoinSummary = serde_json::from_slice(&std::fs::read(&sp).unwrap()).unwrap();
         s.delete_rows += 1;
         std::fs::write(&sp, serde_json::to_vec(&s).unwrap()).unwrap();
         let err = apply_paths(&m, std::slice::from_ref(&data), &out, &geo())

@@ -5,6 +5,7 @@ use arrow_array::types::{Int32Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, ArrayRef};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::DataType;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use xcomply_core::Id;
@@ -21,6 +22,40 @@ pub struct DatasetFile {
     pub display: String,
     /// The path below the argument it was found under, which `apply` recreates in its output.
     pub relative: PathBuf,
+}
+
+/// A file's size and modification time: what the join saw, compared by `apply` to what it finds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct FileStamp {
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Modification time, nanoseconds since the Unix epoch (negative before it).
+    pub mtime_ns: i64,
+}
+
+impl FileStamp {
+    /// The stamp of an open file.
+    pub fn of_open(file: &std::fs::File) -> std::io::Result<FileStamp> {
+        Ok(FileStamp::of_metadata(&file.metadata()?))
+    }
+
+    /// The stamp of the file at `path` (links followed).
+    pub fn of_path(path: &Path) -> std::io::Result<FileStamp> {
+        Ok(FileStamp::of_metadata(&std::fs::metadata(path)?))
+    }
+
+    fn of_metadata(m: &std::fs::Metadata) -> FileStamp {
+        let mtime_ns = m
+            .modified()
+            .map_or(0, |t| match t.duration_since(std::time::UNIX_EPOCH) {
+                Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+                Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+            });
+        FileStamp {
+            bytes: m.len(),
+            mtime_ns,
+        }
+    }
 }
 
 /// Whether a name is hidden or a marker (`.crc` files, `_SUCCESS`, `_temporary/`), which

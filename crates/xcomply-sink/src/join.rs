@@ -498,6 +498,11 @@ pub struct FileSummary {
     pub delete_rows: u64,
     /// Of which `scrub_geo`.
     pub scrub_geo_rows: u64,
+    /// The file as the join read it (size and modification time), so that `apply` can refuse a
+    /// file rewritten since: the manifest's row positions would name other rows. Absent in
+    /// summaries written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<dataset::FileStamp>,
 }
 
 /// Discovers the dataset, reads the results and joins them into `out` (see [`join`]).
@@ -588,6 +593,8 @@ pub fn check_output(out: &Path, dataset_inputs: &[PathBuf], force: bool) -> Resu
 /// A dataset file ready to scan: its footer, the ID columns found in it, its row groups.
 struct Prepared {
     meta: ArrowReaderMetadata,
+    /// The file's size and modification time when its footer was read.
+    stamp: dataset::FileStamp,
     mask: ProjectionMask,
     /// First row of each row group.
     offsets: Vec<i64>,
@@ -791,6 +798,7 @@ fn collect(
             rows: md.file_metadata().num_rows() as u64,
             row_groups: md.num_row_groups() as u64,
             row_groups_skipped: (md.num_row_groups() - p.read.len()) as u64,
+            stamp: Some(p.stamp),
             ..FileSummary::default()
         };
         let mut held: Vec<Match> = Vec::new();
@@ -910,6 +918,10 @@ fn prepare(
         path: path.clone(),
         source,
     })?;
+    let stamp = dataset::FileStamp::of_open(&f).map_err(|source| SinkError::Io {
+        path: path.clone(),
+        source,
+    })?;
     let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|source| {
         SinkError::Parquet {
             path: path.clone(),
@@ -971,6 +983,7 @@ fn prepare(
     }
     Ok(Prepared {
         meta,
+        stamp,
         mask,
         offsets,
         read,
