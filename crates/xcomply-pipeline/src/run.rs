@@ -309,8 +309,15 @@ async fn run_inner<S: Stages>(
             .map_err(|e| PipelineError::stage("sharding", e))?;
         timings.shard_s = t.elapsed().as_secs_f64();
         if output.files.is_empty() {
-            // Nothing to send: refuse rather than "finish" with no manifest. No state is written,
-            // so a re-run after fixing the inputs starts here again.
+            // Nothing to send: refuse rather than "finish" with no manifest. No state is written
+            // and the sharder's empty manifest is removed (it would count as planned shards), so
+            // a re-run after fixing the inputs starts here again.
+            let manifest = out.join("shards").join(xcomply_shard::MANIFEST_FILE);
+            if let Err(e) = std::fs::remove_file(&manifest)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(PipelineError::io(&manifest, e));
+            }
             return Err(PipelineError::NoIds {
                 files: output.stats.files,
                 rows: output.stats.rows,
