@@ -932,3 +932,39 @@ fn a_foreign_unfinished_job_is_exit_code_6() {
         );
     }
 }
+
+#[test]
+fn a_poll_interval_out_of_range_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ids = tmp.path().join("ids.txt");
+    std::fs::write(&ids, "20\n").unwrap();
+    // 1e20 s is beyond `Duration` (it used to panic), 1e18 s would wait forever, 3601 s is just
+    // past the documented maximum; -1 and NaN were refused before and still are.
+    for value in ["1e20", "1e18", "3601", "-1", "NaN"] {
+        let out = tmp.path().join(format!("run-{value}"));
+        let output = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+            .args(["run", "--emulator", "--type", "tweets", "--no-join"])
+            .arg("--ids")
+            .arg(&ids)
+            .arg("--out")
+            .arg(&out)
+            // `=` so that clap takes `-1` for a value, not a flag.
+            .arg(format!("--poll-interval={value}"))
+            .env_remove("X_BEARER_TOKEN")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{value}: {stderr}");
+        // The value is shown as parsed (1e20 in full), so only the flag is matched here.
+        assert!(stderr.contains("--poll-interval `"), "{value}: {stderr}");
+        assert!(stderr.contains("from 0 to 3600"), "{value}: {stderr}");
+        assert!(!out.exists(), "{value}: --out was created");
+    }
+    // --help states the range.
+    let help = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    assert!(text(&help.stdout).contains("from 0 to 3600"));
+}

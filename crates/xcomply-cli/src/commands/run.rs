@@ -20,6 +20,11 @@ use crate::exit::{Code, coded};
 use crate::output::Ctx;
 use crate::output::{note, say};
 
+/// The longest accepted --poll-interval, in seconds. The interval is only the first wait between
+/// status polls (later waits grow to 60 s), so an hour is already far beyond any useful value; a
+/// larger one would leave a run silently idle for days, and one beyond `Duration`'s range panics.
+const MAX_POLL_INTERVAL_SECS: f64 = 3600.0;
+
 /// Turn a dataset into delete manifests: shard IDs, run compliance jobs, join the results.
 ///
 /// Extracts post IDs and author IDs from the dataset, deduplicates and shards them, runs one
@@ -110,8 +115,9 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub max_job_retries: u32,
 
-    /// Seconds between the first status polls of a job; polls then slow down to 60 s. The default
-    /// is 5 (0.05 with --emulator). The rate-limit governor never polls faster than the API allows.
+    /// Seconds between the first status polls of a job, from 0 to 3600; polls then slow down to
+    /// 60 s (or stay at this interval if it is longer). The default is 5 (0.05 with --emulator).
+    /// The rate-limit governor never polls faster than the API allows.
     #[arg(long, value_name = "SECONDS")]
     pub poll_interval: Option<f64>,
 
@@ -167,6 +173,18 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             anyhow::anyhow!("--max-ids-per-job `0`: expected at least 1"),
         ));
     }
+    // Checked before the token is read, so that a bad value is reported as a usage error
+    // whatever else is wrong.
+    let default_poll = if args.emulator { 0.05 } else { 5.0 };
+    let poll = args.poll_interval.unwrap_or(default_poll);
+    if !(poll.is_finite() && (0.0..=MAX_POLL_INTERVAL_SECS).contains(&poll)) {
+        return Err(coded(
+            Code::Usage,
+            anyhow::anyhow!(
+                "--poll-interval `{poll}`: expected a number of seconds from 0 to {MAX_POLL_INTERVAL_SECS}"
+            ),
+        ));
+    }
     let inputs = Inputs {
         dataset: args.dataset,
         tweet_id_column: args.tweet_id_column,
@@ -211,14 +229,6 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             token,
         }
     };
-    let default_poll = if args.emulator { 0.05 } else { 5.0 };
-    let poll = args.poll_interval.unwrap_or(default_poll);
-    if !(poll.is_finite() && poll >= 0.0) {
-        return Err(coded(
-            Code::Usage,
-            anyhow::anyhow!("--poll-interval `{poll}`: expected a number of seconds ≥ 0"),
-        ));
-    }
     let mut config = RunConfig::new(&args.out, inputs.describe());
     config.input_dirs = inputs.input_dirs();
     config.resumable = args.resumable;
