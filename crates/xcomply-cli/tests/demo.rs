@@ -121,3 +121,51 @@ fn the_default_demo_directory_is_in_the_temporary_directory_not_the_working_one(
         "{help}"
     );
 }
+
+#[test]
+fn a_directory_that_is_not_an_earlier_demo_is_refused_and_left_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let listing = |dir: &std::path::Path| {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    // A user's directory with their own data.
+    let mine = tmp.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("posts.parquet"), b"my data").unwrap();
+    let output = demo(&mine, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--out `{}` is not empty", mine.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("posts.parquet"), "{stderr}");
+    assert_eq!(listing(&mine), ["posts.parquet"]);
+
+    // A `dataset` directory that demo did not generate is not taken for the demo's data.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(other.join("dataset")).unwrap();
+    std::fs::write(other.join("dataset/2024.parquet"), b"my data").unwrap();
+    let output = demo(&other, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("dataset/2024.parquet"), "{stderr}");
+    assert_eq!(listing(&other), ["dataset"]);
+    assert_eq!(listing(&other.join("dataset")), ["2024.parquet"]);
+
+    // An empty directory is fine.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let output = demo(&empty, &["--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(listing(&empty), ["dataset", "run"]);
+}

@@ -1,6 +1,6 @@
 //! `xcomply demo`: the whole pipeline on generated data against an in-process emulator.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use xcomply_pipeline::RunConfig;
@@ -64,6 +64,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         authors: DEMO_AUTHORS,
         ..DatasetSpec::default()
     };
+    check_out(&out, &spec)?;
     // The dataset is a pure function of the spec, so an existing one (from an interrupted demo)
     // is reused as it is.
     if !dataset.exists() {
@@ -123,6 +124,71 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         say!("  xcomply status --out {}", run_dir.display())?;
     }
     finish(&summary)
+}
+
+/// The entries demo writes directly in --out: the finished dataset, the run directory, and the
+/// dataset being generated (left behind only by an interrupted demo).
+const DEMO_ENTRIES: [&str; 3] = ["dataset", "run", ".dataset.tmp"];
+
+/// Refuses an --out that holds anything demo does not write, so that a user's directory (a real
+/// dataset, say) never receives demo files. A new or empty directory, and the --out of an earlier
+/// demo (finished or interrupted), are accepted; `run/` itself is checked by the run, which
+/// refuses a directory that is not an xcomply run directory.
+fn check_out(out: &Path, spec: &DatasetSpec) -> anyhow::Result<()> {
+    let entries = match std::fs::read_dir(out) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(coded(
+                Code::Input,
+                anyhow::anyhow!("--out `{}`: {e}, expected a directory", out.display()),
+            ));
+        }
+    };
+    let foreign = |found: &Path| {
+        coded(
+            Code::Input,
+            anyhow::anyhow!(
+                "--out `{}` is not empty and not the directory of an earlier demo (it holds \
+                 `{}`): expected a new or empty directory, or the --out of an earlier xcomply \
+                 demo",
+                out.display(),
+                found.display()
+            ),
+        )
+    };
+    let io = |path: &Path, e: std::io::Error| {
+        coded(Code::Input, anyhow::anyhow!("{}: {e}", path.display()))
+    };
+    // Paths relative to --out that demo writes: its three top-level directories, and in
+    // `dataset` the generated files and the (hive partition) directories that hold them.
+    let generated: Vec<PathBuf> = (0..spec.files)
+        .map(|f| Path::new("dataset").join(spec.file_path(f)))
+        .collect();
+    let mut pending: Vec<(PathBuf, std::fs::ReadDir)> = vec![(PathBuf::new(), entries)];
+    while let Some((relative, entries)) = pending.pop() {
+        for entry in entries {
+            let entry = entry.map_err(|e| io(&out.join(&relative), e))?;
+            let path = relative.join(entry.file_name());
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            let top_level = relative.as_os_str().is_empty();
+            if top_level && DEMO_ENTRIES.iter().any(|name| path == Path::new(name)) && is_dir {
+                // A `dataset` directory is reused as the demo's data, so its content is checked
+                // too: a user's own `dataset` is not mistaken for the demo's.
+                if path == Path::new("dataset") {
+                    let inside =
+                        std::fs::read_dir(entry.path()).map_err(|e| io(&entry.path(), e))?;
+                    pending.push((path, inside));
+                }
+            } else if !top_level && is_dir && generated.iter().any(|g| g.starts_with(&path)) {
+                let inside = std::fs::read_dir(entry.path()).map_err(|e| io(&entry.path(), e))?;
+                pending.push((path, inside));
+            } else if top_level || is_dir || !generated.contains(&path) {
+                return Err(foreign(&path));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `text` as one double-quoted shell word.
