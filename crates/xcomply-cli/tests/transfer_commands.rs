@@ -1260,3 +1260,49 @@ fn a_token_file_others_can_read_is_warned_about_once() {
 
     h.assert_no_secrets();
 }
+
+/// `xcomply emulator` refuses option values that used to panic (a processing delay beyond
+/// `Duration`) or to start a server whose every request panicked (an enormous time scale), and
+/// --help states the accepted ranges. Every case fails before a server starts.
+#[test]
+fn emulator_options_out_of_range_are_usage_errors() {
+    let cases: [(&str, &str, &str); 6] = [
+        (
+            "--processing-delay=18446744073709551615s",
+            "--processing-delay",
+            "from 0 to 7d",
+        ),
+        (
+            "--processing-delay=8d",
+            "--processing-delay",
+            "from 0 to 7d",
+        ),
+        (
+            "--rate-window=999999999999999999999d",
+            "--rate-window",
+            "from 0 to 7d",
+        ),
+        ("--fault-latency=2h", "--fault-latency", "from 0 to 1h"),
+        ("--time-scale=1e308", "--time-scale", "from 0 to 1000000"),
+        ("--time-scale=-1", "--time-scale", "from 0 to 1000000"),
+    ];
+    for (arg, flag, expected) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+            .args(["emulator", "--addr", "127.0.0.1:0", arg])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arg}: {stderr}");
+        assert!(stderr.contains(flag), "{arg}: {stderr}");
+        assert!(stderr.contains(expected), "{arg}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{arg}: {stderr}");
+    }
+    let help = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .args(["emulator", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("from 0 to 1000000"), "{help}");
+    assert!(help.contains("at most 7d"), "{help}");
+}

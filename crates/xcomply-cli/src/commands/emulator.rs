@@ -38,7 +38,8 @@ pub struct Args {
     #[arg(long, default_value_t = 42, value_name = "N")]
     pub seed: u64,
 
-    /// Emulated seconds per real second: 60 makes the 15-minute upload window last 15 seconds.
+    /// Emulated seconds per real second, from 0 to 1000000: 60 makes the 15-minute upload window
+    /// last 15 seconds; 0 freezes the clock.
     #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
     pub time_scale: f64,
 
@@ -47,8 +48,9 @@ pub struct Args {
     #[arg(long = "token", value_name = "TOKEN", hide_default_value = true)]
     pub tokens: Vec<String>,
 
-    /// Emulated time between an upload and the earliest completion (e.g. 0, 500ms, 30s, 10m).
-    #[arg(long, default_value = "0", value_parser = parse_duration, value_name = "DURATION")]
+    /// Emulated time between an upload and the earliest completion (e.g. 0, 500ms, 30s, 10m), at
+    /// most 7d (a job's results expire 7 days after it is created).
+    #[arg(long, default_value = "0", value_parser = parse_processing_delay, value_name = "DURATION")]
     pub processing_delay: Duration,
 
     /// IDs processed per emulated second (0 = as fast as the machine goes).
@@ -59,8 +61,8 @@ pub struct Args {
     #[arg(long, default_value_t = 150, value_name = "REQUESTS")]
     pub rate_limit: u32,
 
-    /// Length of the rate-limit window (emulated time).
-    #[arg(long, default_value = "15m", value_parser = parse_duration, value_name = "DURATION")]
+    /// Length of the rate-limit window (emulated time), at most 7d.
+    #[arg(long, default_value = "15m", value_parser = parse_rate_window, value_name = "DURATION")]
     pub rate_window: Duration,
 
     /// HTTP status of the conflict problem (a second unfinished job of a type).
@@ -109,8 +111,8 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0, value_name = "P")]
     pub fault_truncate: f64,
 
-    /// Added latency of a slowed request (real time).
-    #[arg(long, default_value = "0", value_parser = parse_duration, value_name = "DURATION")]
+    /// Added latency of a slowed request (real time), at most 1h.
+    #[arg(long, default_value = "0", value_parser = parse_fault_latency, value_name = "DURATION")]
     pub fault_latency: Duration,
 
     /// Probability that a request is slowed by --fault-latency.
@@ -138,8 +140,52 @@ pub enum FaultClass {
     Download,
 }
 
-/// Parses `0`, `250ms`, `30s`, `10m`, `2h` (a bare number is seconds).
+/// The largest --time-scale. A million emulated seconds per real second already runs the 7-day
+/// expiry of a job in under a second; far larger factors overflow the emulated millisecond clock.
+const MAX_TIME_SCALE: f64 = 1e6;
+
+/// The longest --processing-delay and --rate-window: 7 days, the lifetime of a job's results on
+/// X, so a longer delay could never let a job complete before its results expire, and a longer
+/// window is nothing X ever had (it uses 15 minutes).
+const MAX_EMULATED_DURATION: Duration = Duration::from_secs(7 * 86_400);
+
+/// The longest --fault-latency: an hour of real time per slowed request is already far beyond
+/// any client timeout worth testing, and bigger values only hang the emulator.
+const MAX_FAULT_LATENCY: Duration = Duration::from_secs(3600);
+
+fn parse_processing_delay(s: &str) -> Result<Duration, String> {
+    parse_bounded_duration(s, MAX_EMULATED_DURATION, "7d")
+}
+
+fn parse_rate_window(s: &str) -> Result<Duration, String> {
+    parse_bounded_duration(s, MAX_EMULATED_DURATION, "7d")
+}
+
+fn parse_fault_latency(s: &str) -> Result<Duration, String> {
+    parse_bounded_duration(s, MAX_FAULT_LATENCY, "1h")
+}
+
+/// Parses a duration (see [`parse_duration`]) of at most `max`, named `max_text` in the error.
+fn parse_bounded_duration(s: &str, max: Duration, max_text: &str) -> Result<Duration, String> {
+    let secs = parse_seconds(s)?;
+    if secs > max.as_secs_f64() {
+        return Err(format!(
+            "expected a duration from 0 to {max_text}, found `{}`",
+            s.trim()
+        ));
+    }
+    parse_duration(s)
+}
+
+/// Parses `0`, `250ms`, `30s`, `10m`, `2h` (a bare number is seconds). A duration beyond what
+/// `Duration` holds is an error, not a panic.
 fn parse_duration(s: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(parse_seconds(s)?)
+        .map_err(|_| format!("expected a shorter duration, found `{}`", s.trim()))
+}
+
+/// The number of seconds in a duration such as `250ms` or `10m`.
+fn parse_seconds(s: &str) -> Result<f64, String> {
     let s = s.trim();
     let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
@@ -148,19 +194,16 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .ok()
         .filter(|v: &f64| v.is_finite() && *v >= 0.0)
         .ok_or_else(|| format!("expected a duration such as `30s` or `10m`, found `{s}`"))?;
-    let secs = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        "d" => value * 86_400.0,
-        _ => {
-            return Err(format!(
-                "expected a duration unit ms, s, m, h or d, found `{unit}` in `{s}`"
-            ));
-        }
-    };
-    Ok(Duration::from_secs_f64(secs))
+    match unit {
+        "" | "s" => Ok(value),
+        "ms" => Ok(value / 1000.0),
+        "m" | "min" => Ok(value * 60.0),
+        "h" => Ok(value * 3600.0),
+        "d" => Ok(value * 86_400.0),
+        _ => Err(format!(
+            "expected a duration unit ms, s, m, h or d, found `{unit}` in `{s}`"
+        )),
+    }
 }
 
 fn probability(name: &str, p: f64) -> anyhow::Result<f64> {
@@ -216,11 +259,11 @@ fn config(args: Args) -> anyhow::Result<(Config, bool)> {
         upload: pick(FaultClass::Upload),
         download: pick(FaultClass::Download),
     };
-    if !(args.time_scale.is_finite() && args.time_scale >= 0.0) {
+    if !(args.time_scale.is_finite() && (0.0..=MAX_TIME_SCALE).contains(&args.time_scale)) {
         return Err(coded(
             Code::Usage,
             anyhow::anyhow!(
-                "expected --time-scale to be 0 or more, found `{}`",
+                "expected --time-scale from 0 to {MAX_TIME_SCALE}, found `{}`",
                 args.time_scale
             ),
         ));
@@ -316,6 +359,25 @@ mod tests {
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5y").unwrap_err().contains("`y`"));
+        // Beyond `Duration`'s range: an error, not a panic.
+        assert!(parse_duration("18446744073709551615s").is_err());
+        assert!(parse_duration("999999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn bounded_durations() {
+        assert_eq!(
+            parse_processing_delay("7d"),
+            Ok(Duration::from_secs(7 * 86_400))
+        );
+        let err = parse_processing_delay("8d").unwrap_err();
+        assert!(
+            err.contains("from 0 to 7d") && err.contains("`8d`"),
+            "{err}"
+        );
+        assert!(parse_rate_window("169h").is_err());
+        assert_eq!(parse_fault_latency("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_fault_latency("61m").is_err());
     }
 
     #[test]
