@@ -246,11 +246,93 @@ fn an_existing_output_is_replaced_only_with_force() {
     assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
     let stderr = text(&run.stderr);
     assert!(
-        stderr.contains(&format!("{} already exists", out.display())) && stderr.contains("--force"),
+        stderr.contains(&format!("--out `{}` already exists", out.display()))
+            && stderr.contains("--force"),
         "{stderr}"
     );
     assert_eq!(std::fs::read(&out).unwrap(), b"precious");
     let run = decode(USERS, "users", &out, &["--force"], None);
     assert!(run.status.success(), "{}", text(&run.stderr));
     assert_eq!(read_rows(&out).unwrap()[0].created_at, 1_364_265_975_000);
+}
+
+#[test]
+fn an_output_that_is_the_input_is_refused_even_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(TWEETS).unwrap();
+
+    // --out is the input, by the same name and by a hard link.
+    let input = dir.path().join("a.jsonl");
+    std::fs::write(&input, &original).unwrap();
+    let link = dir.path().join("b.parquet");
+    std::fs::hard_link(&input, &link).unwrap();
+    for out in [&input, &link] {
+        let run = decode(input.to_str().unwrap(), "tweets", out, &["--force"], None);
+        let stderr = text(&run.stderr);
+        assert_eq!(run.status.code(), Some(4), "{stderr}");
+        assert!(
+            stderr.contains(&format!("--out `{}` is the input file", out.display())),
+            "{stderr}"
+        );
+        assert_eq!(std::fs::read(&input).unwrap(), original);
+    }
+
+    // The input arrives on stdin, redirected from the file named by --out.
+    let run = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .args(["decode", "-", "--type", "tweets", "--force", "--out"])
+        .arg(&input)
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
+    assert_eq!(std::fs::read(&input).unwrap(), original);
+
+    // The rejects file of --out is the input.
+    let rejects_input = dir.path().join("r.rejects.jsonl");
+    std::fs::write(&rejects_input, &original).unwrap();
+    let out = dir.path().join("r.parquet");
+    for extra in [&["--lenient"][..], &["--lenient", "--force"]] {
+        let run = decode(rejects_input.to_str().unwrap(), "tweets", &out, extra, None);
+        let stderr = text(&run.stderr);
+        assert_eq!(run.status.code(), Some(4), "{extra:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "the rejects file `{}` (of --out `{}`) is the input file",
+                rejects_input.display(),
+                out.display()
+            )),
+            "{stderr}"
+        );
+        assert_eq!(std::fs::read(&rejects_input).unwrap(), original);
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn an_existing_rejects_file_is_replaced_only_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.parquet");
+    let rejects = dir.path().join("r.rejects.jsonl");
+    std::fs::write(&rejects, b"precious").unwrap();
+    let run = decode(BAD, "tweets", &out, &["--lenient"], None);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the rejects file `{}` (of --out `{}`) already exists",
+            rejects.display(),
+            out.display()
+        )) && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&rejects).unwrap(), b"precious");
+    assert!(!out.exists());
+    // Without --lenient no rejects file is written, so an existing one is no obstacle.
+    let strict = decode(TWEETS, "tweets", &out, &[], None);
+    assert!(strict.status.success(), "{}", text(&strict.stderr));
+    assert_eq!(std::fs::read(&rejects).unwrap(), b"precious");
+    std::fs::remove_file(&out).unwrap();
+    let run = decode(BAD, "tweets", &out, &["--lenient", "--force"], None);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(std::fs::read_to_string(&rejects).unwrap().contains("12O4"));
 }

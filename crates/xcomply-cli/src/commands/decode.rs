@@ -2,12 +2,12 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use xcomply_core::{Id, JobType};
 use xcomply_sink::SinkError;
-use xcomply_sink::results::decode_reader;
+use xcomply_sink::results::{decode_reader, rejects_path};
 
 use super::common::TypeArg;
 use super::join::count;
@@ -22,8 +22,8 @@ use crate::output::say;
 /// in as it arrives. Memory stays bounded whatever the size of the input. Bad
 /// lines stop the decode with their line number and byte offset, unless --lenient
 /// is given. Input that is plainly not JSON Lines (a Parquet file, an HTML page,
-/// an archive) is refused at once. An existing --out is replaced only with
-/// --force.
+/// an archive) is refused at once. An existing --out (or rejects file) is
+/// replaced only with --force, and neither may be the input file itself.
 ///
 /// Examples:
 ///   xcomply decode results.jsonl --type tweets --out results/tweets-1.parquet
@@ -45,7 +45,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 
-    /// Replace an existing --out (atomically, once the decode has succeeded).
+    /// Replace an existing --out and, with --lenient, an existing rejects file (atomically, once
+    /// the decode has succeeded). Neither may be the input file itself, even with --force.
     #[arg(long)]
     pub force: bool,
 
@@ -53,7 +54,8 @@ pub struct Args {
     #[arg(long, value_name = "ID")]
     pub job_id: Option<String>,
 
-    /// Write bad lines to a rejects file next to --out and go on, instead of stopping at the first.
+    /// Write bad lines to a rejects file next to --out (`X.parquet` → `X.rejects.jsonl`) and go
+    /// on, instead of stopping at the first. An existing rejects file is replaced only with --force.
     #[arg(long)]
     pub lenient: bool,
 }
@@ -147,6 +149,82 @@ fn decompressed(mut input: Box<dyn Read>, name: &str) -> anyhow::Result<Box<dyn 
     })
 }
 
+/// The file behind the input, when it is one: `<stdin>` redirected from a file counts too (on
+/// Linux `/dev/stdin` leads to it), while a pipe or terminal is no file that an output could be.
+fn input_identity(name: &str) -> Option<(PathBuf, std::fs::Metadata)> {
+    let path = PathBuf::from(if name == "<stdin>" {
+        "/dev/stdin"
+    } else {
+        name
+    });
+    let metadata = std::fs::metadata(&path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)?;
+    Some((path, metadata))
+}
+
+/// Whether `path` names the same file as the input (following symlinks; hard links included).
+fn is_same_file((input_path, input): &(PathBuf, std::fs::Metadata), path: &Path) -> bool {
+    let Ok(other) = std::fs::metadata(path) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let _ = input_path;
+        input.dev() == other.dev() && input.ino() == other.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        // Without device and inode numbers, canonical paths are the closest test.
+        let _ = (input, other);
+        std::fs::canonicalize(input_path).ok() == std::fs::canonicalize(path).ok()
+    }
+}
+
+/// Refuses outputs that would destroy the input (--out or the rejects file being the input file
+/// itself) and, without --force, outputs that already exist: --out and, with --lenient, its
+/// rejects file alike.
+fn check_outputs(
+    input: Option<&(PathBuf, std::fs::Metadata)>,
+    out: &Path,
+    lenient: bool,
+    force: bool,
+) -> anyhow::Result<()> {
+    let mut outputs = vec![(format!("--out `{}`", out.display()), out.to_path_buf())];
+    if lenient {
+        let rejects = rejects_path(out);
+        outputs.push((
+            format!(
+                "the rejects file `{}` (of --out `{}`)",
+                rejects.display(),
+                out.display()
+            ),
+            rejects,
+        ));
+    }
+    for (what, path) in outputs {
+        if input.is_some_and(|input| is_same_file(input, &path)) {
+            return Err(coded(
+                Code::Input,
+                anyhow::anyhow!(
+                    "{what} is the input file; expected an output other than the input (the \
+                     rejects of --out `X.parquet` go to `X.rejects.jsonl`)"
+                ),
+            ));
+        }
+        if !force && (path.exists() || path.is_symlink()) {
+            return Err(coded(
+                Code::Input,
+                anyhow::anyhow!(
+                    "{what} already exists; expected a new file, or --force to replace it"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let Args {
         input,
@@ -173,16 +251,8 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             .map_err(|e| coded(Code::Input, e))?;
         (input, Box::new(file))
     };
+    check_outputs(input_identity(&name).as_ref(), &out, lenient, force)?;
     let reader = decompressed(raw, &name).map_err(|e| coded(Code::Input, e))?;
-    if !force && (out.exists() || out.is_symlink()) {
-        return Err(coded(
-            Code::Input,
-            anyhow::anyhow!(
-                "{} already exists; expected a new file, or --force to replace it",
-                out.display()
-            ),
-        ));
-    }
     let summary = decode_reader(reader, &job_type, job_id, &out, lenient).map_err(|err| {
         let code = match &err {
             SinkError::Decode { .. } | SinkError::ReadInput { .. } | SinkError::Io { .. } => {
