@@ -1306,3 +1306,80 @@ fn emulator_options_out_of_range_are_usage_errors() {
     assert!(help.contains("from 0 to 1000000"), "{help}");
     assert!(help.contains("at most 7d"), "{help}");
 }
+
+/// `download --out` replaces what is at the path (a temporary file is renamed over it), so only a
+/// new path, or an existing regular file with --force, is accepted: a FIFO or a symlink is
+/// refused with a pointer to `--out -`, before the API is asked anything.
+#[test]
+fn download_replaces_an_existing_file_only_with_force_and_never_a_fifo_or_symlink() {
+    let h = Harness::new(Harness::config());
+    let file = h.path("ids.txt");
+    let ids = write_ids(&file, SMALL_IDS, 12);
+    let job = h.create("tweets", &[]);
+    let id = job.id.to_string();
+    h.ok(&["upload", "--job", &id, file.to_str().unwrap()]);
+    assert_eq!(h.wait_finished(&id).status, JobStatus::Complete);
+    let expected = expected_results(&JobType::Tweets, &ids);
+
+    // An existing regular file: refused without --force, replaced with it.
+    let out = h.path("results.jsonl");
+    std::fs::write(&out, b"precious").unwrap();
+    let out_arg = out.to_str().unwrap();
+    h.fails(
+        &["download", "--job", &id, "--out", out_arg],
+        Token::Valid,
+        4,
+        &[&format!("--out `{out_arg}` already exists"), "--force"],
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    h.ok(&["download", "--job", &id, "--out", out_arg, "--force"]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), expected);
+
+    // A FIFO stays a FIFO, even with --force; the check comes before the API (an unknown job
+    // would be exit 2).
+    let fifo = h.path("results.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let fifo_arg = fifo.to_str().unwrap();
+    for extra in [&[][..], &["--force"]] {
+        let mut args = vec!["download", "--job", UNKNOWN_JOB, "--out", fifo_arg];
+        args.extend_from_slice(extra);
+        h.fails(
+            &args,
+            Token::Valid,
+            4,
+            &[
+                &format!("--out `{fifo_arg}` is not a regular file"),
+                "`--out -`",
+            ],
+        );
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(
+            std::os::unix::fs::FileTypeExt::is_fifo(&kind),
+            "the FIFO was replaced"
+        );
+    }
+
+    // A symlink (to the file downloaded above) is not replaced by a file either.
+    let link = h.path("link.jsonl");
+    std::os::unix::fs::symlink(&out, &link).unwrap();
+    let link_arg = link.to_str().unwrap();
+    h.fails(
+        &["download", "--job", &id, "--out", link_arg, "--force"],
+        Token::Valid,
+        4,
+        &["is a symbolic link", "`--out -`"],
+    );
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+
+    // --help documents --force and the stream advice.
+    let help = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .args(["download", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--force"), "{help}");
+    assert!(help.contains("use `--out -`"), "{help}");
+
+    h.assert_no_secrets();
+}

@@ -22,13 +22,15 @@ use crate::output::{Ctx, note};
 /// never uploaded is reported once while waiting, and the wait ends with an error when it expires.
 /// Without --wait a job that is not complete yet is a usage error (exit 2). The token is read from
 /// X_BEARER_TOKEN or --token-file. --out is checked before anything is waited for or fetched: its
-/// directory must exist and it must not be a directory itself.
+/// directory must exist, and an existing --out must be a regular file and is replaced only with
+/// --force (for a pipe, a FIFO or a device, use `--out -` and redirect stdout).
 ///
 /// With --url the results are fetched from that signed download URL and no token is needed.
 ///
 /// Examples:
 ///   xcomply download --job 1446017776678801409 --wait --out results.jsonl
 ///   xcomply download --url "$DOWNLOAD_URL" --out - | head
+///   xcomply download --job 1446017776678801409 --out results.jsonl --force
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -49,9 +51,15 @@ pub struct Args {
     #[arg(long, conflicts_with = "url")]
     pub wait: bool,
 
-    /// Where to write the results (- for stdout).
+    /// Where to write the results: a new file, or - for stdout (to feed a pipe, a FIFO or a
+    /// device, use `--out -` and redirect it). An existing file is replaced only with --force;
+    /// an existing path that is not a regular file (a FIFO, a device, a symlink) is refused.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+
+    /// Replace an existing regular --out file (atomically, once the download has succeeded).
+    #[arg(long)]
+    pub force: bool,
 
     #[command(flatten)]
     pub api: ApiArgs,
@@ -59,7 +67,7 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if args.out != Path::new("-") {
-        check_out(&args.out)?;
+        check_out(&args.out, args.force)?;
     }
     let rt = runtime()?;
     let (url, what) = match (args.job, args.url) {
@@ -76,6 +84,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         let (bar, progress) = byte_progress(ctx, "download");
         let result = if args.out == Path::new("-") {
             to_stdout(&transfers, &url, &progress).await
+        } else if let Err(e) = check_out(&args.out, args.force) {
+            // Checked again: something may have appeared at --out while the job was waited for.
+            Err(e)
         } else {
             transfers
                 .download_to_file(&url, &args.out, &progress)
@@ -99,15 +110,53 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// Checks that `--out` can be written before waiting and downloading, which may take hours: it
-/// is not a directory, and its directory exists.
-fn check_out(out: &Path) -> anyhow::Result<()> {
-    if out.is_dir() {
+/// is not a directory, and its directory exists. Because the download is written to a temporary
+/// file renamed over --out at the end, whatever is at --out is replaced, not written to: so only
+/// a regular file may be there, and only with --force. A FIFO or a device would be turned into a
+/// plain file, and a symlink replaced instead of its target; streams go through `--out -`.
+fn check_out(out: &Path, force: bool) -> anyhow::Result<()> {
+    let existing = match std::fs::symlink_metadata(out) {
+        Ok(metadata) => Some(metadata.file_type()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(coded(
+                Code::Input,
+                anyhow::anyhow!("cannot write --out `{}`: {e}", out.display()),
+            ));
+        }
+    };
+    if existing.is_some_and(|t| t.is_dir()) {
         return Err(coded(
             Code::Input,
             anyhow::anyhow!(
                 "--out {} is a directory; expected a file path such as {}",
                 out.display(),
                 out.join("results.jsonl").display()
+            ),
+        ));
+    }
+    if let Some(kind) = existing.filter(|t| !t.is_file()) {
+        let what = if kind.is_symlink() {
+            "a symbolic link"
+        } else {
+            "not a regular file (a FIFO, a device or a socket)"
+        };
+        return Err(coded(
+            Code::Input,
+            anyhow::anyhow!(
+                "--out `{}` is {what}, which the download would replace; expected a new or \
+                 regular file, or `--out -` to write to stdout (e.g. `--out - > {}`)",
+                out.display(),
+                out.display()
+            ),
+        ));
+    }
+    if existing.is_some() && !force {
+        return Err(coded(
+            Code::Input,
+            anyhow::anyhow!(
+                "--out `{}` already exists; expected a new file, or --force to replace it",
+                out.display()
             ),
         ));
     }
