@@ -1379,7 +1379,7 @@ fn download_replaces_an_existing_file_only_with_force_and_never_a_fifo_or_symlin
         .unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("--force"), "{help}");
-    assert!(help.contains("use `--out -`"), "{help}");
+    assert!(help.contains("use --out - and redirect"), "{help}");
 
     h.assert_no_secrets();
 }

@@ -23,7 +23,7 @@ use crate::output::{Ctx, note};
 /// Without --wait a job that is not complete yet is a usage error (exit 2). The token is read from
 /// X_BEARER_TOKEN or --token-file. --out is checked before anything is waited for or fetched: its
 /// directory must exist, and an existing --out must be a regular file and is replaced only with
-/// --force (for a pipe, a FIFO or a device, use `--out -` and redirect stdout).
+/// --force (for a pipe, a FIFO or a device, use --out - and redirect stdout).
 ///
 /// With --url the results are fetched from that signed download URL and no token is needed.
 ///
@@ -52,7 +52,7 @@ pub struct Args {
     pub wait: bool,
 
     /// Where to write the results: a new file, or - for stdout (to feed a pipe, a FIFO or a
-    /// device, use `--out -` and redirect it). An existing file is replaced only with --force;
+    /// device, use --out - and redirect it). An existing file is replaced only with --force;
     /// an existing path that is not a regular file (a FIFO, a device, a symlink) is refused.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
