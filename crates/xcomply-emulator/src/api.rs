@@ -210,19 +210,20 @@ async fn admit(s: &Shared, endpoint: Endpoint, headers: &HeaderMap) -> Result<Ct
     };
     let now = s.now_ms();
     let limit = s.config.rate_limit;
-    let window_ms = s.config.rate_window.as_millis() as i64;
+    // Saturating: a window set in code may exceed what milliseconds since 1970 can hold.
+    let window_ms = i64::try_from(s.config.rate_window.as_millis()).unwrap_or(i64::MAX);
     let mut inner = s.lock();
     let w = inner.windows.entry((app, endpoint)).or_insert(Window {
         start_ms: now,
         used: 0,
     });
-    if now >= w.start_ms + window_ms {
+    if now >= w.start_ms.saturating_add(window_ms) {
         *w = Window {
             start_ms: now,
             used: 0,
         };
     }
-    let reset_secs = (w.start_ms + window_ms).div_euclid(1000);
+    let reset_secs = w.start_ms.saturating_add(window_ms).div_euclid(1000);
     if let Some(status) = plan.status {
         let used = w.used;
         drop(inner);

@@ -255,7 +255,10 @@ fn finish(s: &Shared, job_id: u64, result: &Result<ProcessSummary, ProcessError>
         .processing_rate
         .filter(|r| *r > 0.0)
         .map_or(0, |r| (ids as f64 / r * 1000.0) as i64);
-    let ready_ms = now.max(uploaded_ms + s.config.processing_delay.as_millis() as i64 + pace_ms);
+    // Saturating: a delay or a rate set in code may put the end past what milliseconds can hold
+    // (the float-to-integer `as` above already saturates).
+    let delay_ms = i64::try_from(s.config.processing_delay.as_millis()).unwrap_or(i64::MAX);
+    let ready_ms = now.max(uploaded_ms.saturating_add(delay_ms).saturating_add(pace_ms));
     if let Err(ProcessError::Io(e)) = &result {
         tracing::warn!("emulator processing of job {job_id} failed: {e}");
     }
@@ -281,14 +284,11 @@ mod tests {
         assert_eq!(parse_id(b""), None);
     }
 
-    /// `upload_finished` is called from request handlers that the server drops when their client
-    /// disconnects. It must do its whole work without being awaited (a killed client's job was
-    /// once left `in_progress` for ever, its processing never started); this test calls it
-    /// exactly as a handler that is dropped right after the call would.
-    #[tokio::test]
-    async fn an_upload_is_processed_without_its_caller_staying_alive() {
-        use crate::state::{Job, Phase, Shared};
-        let shared = Shared::new(crate::Config::default()).unwrap();
+    /// Creates job 7, stores a one-ID upload for it and calls `upload_finished`, then waits until
+    /// its processing has ended.
+    async fn process_one_upload(config: crate::Config) -> Arc<Shared> {
+        use crate::state::{Job, Phase};
+        let shared = Shared::new(config).unwrap();
         let now = shared.now_ms();
         shared.lock().jobs.insert(
             7,
@@ -309,18 +309,57 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let upload = dir.join("upload-1.part");
         std::fs::write(&upload, "1400000000000000000\n").unwrap();
+        // Not awaited, exactly as a handler dropped right after the call would leave it.
         upload_finished(&shared, 7, &upload, now);
         for _ in 0..500 {
-            if matches!(
-                shared.lock().jobs[&7].phase,
-                Phase::Done { error: None, .. }
-            ) {
-                assert!(shared.delivery_path(7, false).exists());
-                return;
+            if matches!(shared.lock().jobs[&7].phase, Phase::Done { .. }) {
+                return shared;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         panic!("the upload was never processed");
+    }
+
+    /// `upload_finished` is called from request handlers that the server drops when their client
+    /// disconnects. It must do its whole work without being awaited (a killed client's job was
+    /// once left `in_progress` for ever, its processing never started).
+    #[tokio::test]
+    async fn an_upload_is_processed_without_its_caller_staying_alive() {
+        let shared = process_one_upload(crate::Config::default()).await;
+        let now = shared.now_ms();
+        assert_eq!(
+            shared.lock().jobs[&7].status(now),
+            (xcomply_core::JobStatus::Complete, None)
+        );
+        assert!(shared.delivery_path(7, false).exists());
+    }
+
+    /// A processing delay or rate set in code beyond what milliseconds can hold keeps the job in
+    /// progress instead of overflowing (which would panic the processing task and leave the job
+    /// in progress by accident).
+    #[tokio::test]
+    async fn a_huge_processing_delay_or_tiny_rate_saturates() {
+        for (delay, rate) in [
+            (std::time::Duration::MAX, None),
+            (std::time::Duration::ZERO, Some(1e-300)),
+        ] {
+            let shared =
+                process_one_upload(crate::Config::default().with_processing(delay, rate)).await;
+            let now = shared.now_ms();
+            let job = &shared.lock().jobs[&7];
+            assert!(
+                matches!(
+                    job.phase,
+                    crate::state::Phase::Done {
+                        ready_ms: i64::MAX,
+                        ..
+                    }
+                ),
+                "{:?}",
+                job.phase
+            );
+            assert_eq!(job.status(now), (xcomply_core::JobStatus::InProgress, None));
+        }
     }
 
     #[test]
