@@ -527,6 +527,30 @@ fn jobs_create_get_list_cancel() {
 }
 
 #[test]
+fn control_characters_in_job_names_are_escaped_in_tables() {
+    // Names come from the API: a newline would break the table and an escape sequence would
+    // drive the terminal of whoever lists the jobs.
+    let h = Harness::new(Harness::config());
+    let name = "a\nb\u{1b}[31mred";
+    let created = h.ok(&["jobs", "create", "--type", "tweets", "--name", name]);
+    let id = table_of(&created)["id"].clone();
+    for run in [
+        created,
+        h.ok(&["jobs", "get", &id]),
+        h.ok(&["jobs", "list", "--type", "tweets"]),
+    ] {
+        let text = run.stdout_text();
+        assert!(
+            text.contains("a\\nb\\u{1b}[31mred") && !text.contains('\u{1b}'),
+            "{}",
+            run.describe()
+        );
+    }
+    // JSON keeps the name exactly as the API sent it.
+    assert_eq!(h.get(&id).name.as_deref(), Some(name));
+}
+
+#[test]
 fn simple_uploads_by_job_and_by_url_store_the_file_and_deliver_its_results() {
     let h = Harness::new(Harness::config());
     let tweets_file = h.path("tweets.txt");

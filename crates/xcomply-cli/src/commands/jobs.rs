@@ -193,6 +193,24 @@ pub fn run(args: Args, _ctx: &Ctx) -> anyhow::Result<()> {
     })
 }
 
+/// `text` with control characters escaped (`\n`, `\u{1b}`): names, errors and unknown types or
+/// statuses come from the API, and printed raw they could break the table or drive the terminal.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// One job: `{"data": job}` as JSON, else one `field: value` line per field.
 fn print_job(job: &ComplianceJob, json: bool) -> anyhow::Result<()> {
     if json {
@@ -207,10 +225,10 @@ fn print_job(job: &ComplianceJob, json: bool) -> anyhow::Result<()> {
         let _ = writeln!(out, "{k:<20} {v}");
     };
     row("id", &job.id);
-    row("type", &job.job_type);
-    row("status", &job.status);
+    row("type", &printable(job.job_type.as_str()));
+    row("status", &printable(job.status.as_str()));
     if let Some(name) = &job.name {
-        row("name", name);
+        row("name", &printable(name));
     }
     row("resumable", &job.resumable.unwrap_or(false));
     row("created_at", &job.created_at);
@@ -220,7 +238,7 @@ fn print_job(job: &ComplianceJob, json: bool) -> anyhow::Result<()> {
     row("upload_url", &job.upload_url);
     row("download_url", &job.download_url);
     if let Some(error) = &job.error {
-        row("error", error);
+        row("error", &printable(error));
     }
     Ok(stdout_text(&out)?)
 }
@@ -253,11 +271,11 @@ fn print_list(jobs: Vec<ComplianceJob>, json: bool) -> anyhow::Result<()> {
             out,
             "{:<20} {:<7} {:<12} {:<25} {:<25} {}",
             j.id.to_string(),
-            j.job_type.as_str(),
-            j.status.as_str(),
+            printable(j.job_type.as_str()),
+            printable(j.status.as_str()),
             j.created_at.to_string(),
             j.upload_expires_at.to_string(),
-            j.name.as_deref().unwrap_or("")
+            printable(j.name.as_deref().unwrap_or(""))
         );
     }
     Ok(stdout_text(&out)?)
