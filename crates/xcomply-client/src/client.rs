@@ -503,13 +503,8 @@ fn brief(err: &ClientError) -> String {
             } else {
                 "connection broken"
             };
-            let mut root = None;
-            let mut next = std::error::Error::source(cause);
-            while let Some(e) = next {
-                root = Some(e.to_string());
-                next = e.source();
-            }
-            root.map_or_else(|| what.to_owned(), |r| format!("{what}: {r}"))
+            xcomply_core::root_cause(cause)
+                .map_or_else(|| what.to_owned(), |r| format!("{what}: {r}"))
         }
         other => other.to_string(),
     }

@@ -32,7 +32,7 @@ pub use api::{
     problem_uri,
 };
 pub use id::{Id, IdError, IdErrorKind, MAX_ID_DIGITS, quote};
-pub use retry::{equal_jitter_backoff, error_chain};
+pub use retry::{equal_jitter_backoff, error_chain, root_cause};
 pub use snowflake::{TIMESTAMP_SHIFT, X_EPOCH_MS, snowflake_from_millis, snowflake_millis};
 pub use time::{
     Timestamp, TimestampError, civil_from_days, days_from_civil, format_timestamp_ms,

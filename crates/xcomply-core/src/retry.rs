@@ -51,6 +51,24 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     out
 }
 
+/// The message of an error's innermost cause (`Connection refused (os error 111)` under an HTTP
+/// client's "error sending request"), or `None` when it has no cause: the part of a transport
+/// error that says what actually happened, for one-line retry warnings.
+///
+/// ```
+/// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+/// assert_eq!(xcomply_core::root_cause(&io), None);
+/// ```
+pub fn root_cause(err: &dyn std::error::Error) -> Option<String> {
+    let mut last = None;
+    let mut next = err.source();
+    while let Some(e) = next {
+        last = Some(e.to_string());
+        next = e.source();
+    }
+    last
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

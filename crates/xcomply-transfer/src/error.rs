@@ -170,18 +170,6 @@ pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     xcomply_core::error_chain(err)
 }
 
-/// The message of the deepest source of an error (the OS error of a refused connection), which
-/// is the part a person can act on; `None` when the error has no source.
-fn innermost(err: &dyn std::error::Error) -> Option<String> {
-    let mut last = None;
-    let mut next = err.source();
-    while let Some(e) = next {
-        last = Some(e.to_string());
-        next = e.source();
-    }
-    last
-}
-
 /// `host[:port]/path` of a URL, without scheme and query string: where a transfer went, short
 /// enough for a one-line warning and free of signatures whatever the URL holds.
 pub fn host_and_path(url: &str) -> String {
@@ -263,7 +251,7 @@ impl TransferError {
                 } else {
                     "connection broken"
                 };
-                match innermost(cause) {
+                match xcomply_core::root_cause(cause) {
                     Some(root) => format!("{what}: {root}"),
                     None => what.to_owned(),
                 }
