@@ -575,19 +575,21 @@ mod tests {
         out
     }
 
-    /// A seeded dataset in `<tmp>/<name>`, results flagging `post_rate` of its posts, and their
-    /// manifest in `<tmp>/m`: the temporary directory, the dataset and the manifest.
+    /// A seeded dataset in `<tmp>/<name>`, results flagging `post_rate` of its posts and
+    /// `user_rate` of its authors, and their manifest in `<tmp>/m`: the temporary directory, the
+    /// dataset and the manifest.
     fn joined(
         spec: &DatasetSpec,
         name: &str,
         post_rate: f64,
+        user_rate: f64,
     ) -> (tempfile::TempDir, PathBuf, PathBuf) {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join(name);
         synth::generate_dataset(&data, spec).unwrap();
         synth::write_results(
             &tmp.path().join("r"),
-            &synth::flag_sample(spec, post_rate, 0.0),
+            &synth::flag_sample(spec, post_rate, user_rate),
         )
         .unwrap();
         let m = tmp.path().join("m");
@@ -610,7 +612,7 @@ mod tests {
             authors: 100,
             ..DatasetSpec::default()
         };
-        let (tmp, d, m) = joined(&spec, "d", 0.05);
+        let (tmp, d, m) = joined(&spec, "d", 0.05, 0.0);
         let deletes = read_manifest(&m)
             .unwrap()
             .iter()
@@ -650,22 +652,7 @@ mod tests {
             geo_rate: 0.5,
             ..DatasetSpec::default()
         };
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        synth::generate_dataset(&data, &spec).unwrap();
-        synth::write_results(
-            &tmp.path().join("r"),
-            &synth::flag_sample(&spec, 0.05, 0.02),
-        )
-        .unwrap();
-        let m = tmp.path().join("m");
-        join_paths(
-            std::slice::from_ref(&data),
-            &tmp.path().join("r"),
-            &m,
-            &JoinOptions::default(),
-        )
-        .unwrap();
+        let (tmp, data, m) = joined(&spec, "data", 0.05, 0.02);
         let manifest = read_manifest(&m).unwrap();
         let out = tmp.path().join("copy");
         let s = apply_paths(&m, std::slice::from_ref(&data), &out, &geo()).unwrap();
@@ -718,7 +705,7 @@ mod tests {
             row_group_rows: 100,
             ..DatasetSpec::default()
         };
-        let (tmp, data, m) = joined(&spec, "data", 0.2);
+        let (tmp, data, m) = joined(&spec, "data", 0.2, 0.0);
         let out = tmp.path().join("copy");
         // scrub_geo rows need geo columns.
         let err = apply_paths(
