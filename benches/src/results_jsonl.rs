@@ -184,7 +184,8 @@ mod tests {
         assert!(share(geo) > 0.03);
         for line in lines.iter().take(2000) {
             let record: xcomply_core::ComplianceRecord = serde_json::from_str(line).unwrap();
-            let ms = xcomply_core::parse_timestamp_ms(record.created_at.as_bytes()).unwrap();
+            let ms =
+                xcomply_core::parse_timestamp_ms(record.created_at.unwrap().as_bytes()).unwrap();
             if let Some(r) = record.redacted_at {
                 assert!(xcomply_core::parse_timestamp_ms(r.as_bytes()).unwrap() >= ms);
             }

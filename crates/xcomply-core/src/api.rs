@@ -111,10 +111,20 @@ impl JobStatus {
 }
 
 open_enum! {
-    /// What the holder of a flagged ID must do. `delete` is the only value ever documented.
+    /// What the holder of a flagged ID must do.
+    ///
+    /// Until the September 2026 cutover `delete` was the only value, and geo removal was told
+    /// apart only by the reason `scrub_geo`; result files of that time keep that shape. Since the
+    /// cutover a post's event is one of three actions, and when several apply to one ID the API
+    /// sends the strongest: `delete` over `rehydrate` over `scrub_geo`.
     Action {
-        /// Remove the post or user (or, for `scrub_geo`, its geo data).
+        /// Remove the post or user (in results of the old flow, also a post whose reason is
+        /// `scrub_geo`: remove only its geo data).
         Delete = "delete",
+        /// The post was edited: the stored copy is stale and must be fetched again (posts only).
+        Rehydrate = "rehydrate",
+        /// Remove the stored location data of the post; the post itself stays (posts only).
+        ScrubGeo = "scrub_geo",
     }
 }
 
@@ -129,10 +139,16 @@ open_enum! {
         Suspended = "suspended",
         /// The account was deactivated (users only).
         Deactivated = "deactivated",
-        /// The post's geo data must be removed; the post itself stays.
+        /// The post's geo data must be removed; the post itself stays. The legacy spelling: the
+        /// action is `delete` in results of the old flow.
         ScrubGeo = "scrub_geo",
-        /// The post failed a compliance check (posts only, documented since 2025).
+        /// The post failed a compliance check (posts only, documented since 2025, legacy).
         Bounced = "bounced",
+        /// The post was edited; sent with the action `rehydrate` (since the 2026 cutover).
+        TweetEdited = "tweet_edited",
+        /// The post's geo data was removed; sent with the action `scrub_geo` (since the 2026
+        /// cutover, which replaced the legacy reason `scrub_geo`).
+        GeoScrubbed = "geo_scrubbed",
     }
 }
 
@@ -377,18 +393,66 @@ impl fmt::Display for Problem {
     }
 }
 
-/// One line of a job's results: an ID that needs action.
+/// One line of a job's results: an event for an ID that needs action, or an error record for an
+/// input line the API could not read.
+///
+/// The two shapes share one struct so that a results file reads with one type:
+///
+/// - an **event** has `action`, `reason` and `created_at`; deletion events since the 2026 cutover
+///   also carry `deleted_at`, the same instant as `redacted_at`; `redacted_at` may be absent or
+///   `null` (events older than X's timestamp tracking), and both read as `None`;
+/// - an **error record** (since the 2026 cutover), `{"id": "not_a_valid_id", "error":
+///   "invalid_id"}`, has `error` and none of `action`, `reason` or `created_at`; its `id` is the
+///   input line as uploaded, so it need not be a valid ID.
+///
+/// Fields that are `None` are left out when serialised, so an event serialises in the API's key
+/// order (`id`, `action`, `created_at`, `deleted_at`, `redacted_at`, `reason`) and an error
+/// record as `{"id":…,"error":…}`; an explicit `"redacted_at": null` is not reproduced.
+///
+/// ```
+/// use xcomply_core::{Action, ComplianceRecord};
+///
+/// let event: ComplianceRecord = serde_json::from_str(
+///     r#"{"id":"1","action":"rehydrate","created_at":"2019-10-29T17:02:47.000Z","redacted_at":null,"reason":"tweet_edited"}"#,
+/// ).unwrap();
+/// assert_eq!(event.action, Some(Action::Rehydrate));
+/// assert!(!event.is_error_record());
+///
+/// let error: ComplianceRecord =
+///     serde_json::from_str(r#"{"id": "not_a_valid_id", "error": "invalid_id"}"#).unwrap();
+/// assert!(error.is_error_record());
+/// assert_eq!(serde_json::to_string(&error).unwrap(), r#"{"id":"not_a_valid_id","error":"invalid_id"}"#);
+/// ```
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct ComplianceRecord {
-    /// The post or user ID, as a decimal string on the wire.
+    /// The post or user ID, as a decimal string on the wire; in an error record, the input line
+    /// the API could not read.
     pub id: String,
-    /// What to do.
-    pub action: Action,
-    /// Creation time of the post or user.
-    pub created_at: String,
-    /// When the event happened; not every record has it.
+    /// What to do; absent in error records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    /// Creation time of the post or user; absent in error records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// When the post or user was deleted; on deletion events since the 2026 cutover, equal to
+    /// `redacted_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    /// When the event happened; absent or `null` on events older than X's timestamp tracking.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redacted_at: Option<String>,
-    /// Why.
-    pub reason: Reason,
+    /// Why; absent in error records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// Why the input line could not be checked (`invalid_id`); present only in error records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ComplianceRecord {
+    /// Whether this is an error record (an input line the API could not check) rather than an
+    /// event.
+    pub fn is_error_record(&self) -> bool {
+        self.error.is_some()
+    }
 }

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use xcomply_core::{
-    ComplianceJob, ComplianceRecord, JobListResponse, JobResponse, JobStatus, JobType, Problem,
-    ProblemKind, Reason,
+    Action, ComplianceJob, ComplianceRecord, JobListResponse, JobResponse, JobStatus, JobType,
+    Problem, ProblemKind, Reason,
 };
 
 fn fixture(name: &str) -> String {
@@ -153,12 +153,101 @@ fn documented_result_records_decode() {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(records.len(), count);
-        assert!(records.iter().all(|r| r.reason.is_known()));
+        assert!(
+            records
+                .iter()
+                .all(|r| r.reason.as_ref().is_some_and(Reason::is_known))
+        );
     }
     let unknown: ComplianceRecord = serde_json::from_str(
         r#"{"id":"1","action":"erase","created_at":"2019-10-29T17:02:47.000Z","reason":"quarantined"}"#,
     )
     .unwrap();
-    assert_eq!(unknown.reason, Reason::Other("quarantined".into()));
-    assert!(!unknown.action.is_known());
+    assert_eq!(unknown.reason, Some(Reason::Other("quarantined".into())));
+    assert!(!unknown.action.unwrap().is_known());
+}
+
+#[test]
+fn the_2026_result_shapes_decode() {
+    let records: Vec<ComplianceRecord> = fixture("results/x-2026-tweets.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let (errors, events): (Vec<_>, Vec<_>) = records.iter().partition(|r| r.is_error_record());
+    assert_eq!((events.len(), errors.len()), (7, 1));
+    assert!(events.iter().all(|r| {
+        r.action.as_ref().is_some_and(Action::is_known)
+            && r.reason.as_ref().is_some_and(Reason::is_known)
+            && r.created_at.is_some()
+    }));
+    // Deletion events carry `deleted_at`, the same instant as `redacted_at`.
+    for r in &events {
+        if r.action == Some(Action::Delete) {
+            assert!(
+                r.deleted_at.is_some() && r.deleted_at == r.redacted_at,
+                "{r:?}"
+            );
+        }
+    }
+    let rehydrate = events
+        .iter()
+        .find(|r| r.action == Some(Action::Rehydrate))
+        .unwrap();
+    assert_eq!(rehydrate.reason, Some(Reason::TweetEdited));
+    let geo: Vec<_> = events
+        .iter()
+        .filter(|r| r.action == Some(Action::ScrubGeo))
+        .collect();
+    assert!(geo.iter().all(|r| r.reason == Some(Reason::GeoScrubbed)));
+    assert!(
+        geo.iter().any(|r| r.redacted_at.is_none()),
+        "`redacted_at: null`"
+    );
+    let error = errors[0];
+    assert_eq!(
+        (error.id.as_str(), error.error.as_deref()),
+        ("not_a_valid_id", Some("invalid_id"))
+    );
+    assert_eq!(
+        (&error.action, &error.reason, &error.created_at),
+        (&None, &None, &None)
+    );
+    assert_eq!(
+        serde_json::to_string(error).unwrap(),
+        r#"{"id":"not_a_valid_id","error":"invalid_id"}"#
+    );
+
+    let users: Vec<ComplianceRecord> = fixture("results/x-2026-users.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(users.iter().filter(|r| r.is_error_record()).count(), 1);
+    assert!(
+        users
+            .iter()
+            .filter(|r| !r.is_error_record())
+            .all(|r| r.action == Some(Action::Delete))
+    );
+}
+
+#[test]
+fn the_new_actions_and_reasons_are_known_and_the_legacy_ones_kept() {
+    for (text, action) in [
+        ("delete", Action::Delete),
+        ("rehydrate", Action::Rehydrate),
+        ("scrub_geo", Action::ScrubGeo),
+    ] {
+        assert_eq!(Action::parse(text), action);
+        assert_eq!(action.as_str(), text);
+    }
+    for (text, reason) in [
+        ("tweet_edited", Reason::TweetEdited),
+        ("geo_scrubbed", Reason::GeoScrubbed),
+        ("scrub_geo", Reason::ScrubGeo),
+        ("bounced", Reason::Bounced),
+    ] {
+        assert_eq!(Reason::parse(text), reason);
+        assert_eq!(reason.as_str(), text);
+    }
+    assert_eq!(Action::parse("erase"), Action::Other("erase".into()));
 }

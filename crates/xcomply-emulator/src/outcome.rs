@@ -152,10 +152,12 @@ impl Thresholds {
         };
         ComplianceRecord {
             id: id.to_string(),
-            action: Action::Delete,
-            created_at: format(o.created_ms),
+            action: Some(Action::Delete),
+            created_at: Some(format(o.created_ms)),
+            deleted_at: None,
             redacted_at: o.redacted_ms.map(format),
-            reason: self.reasons[o.reason].clone(),
+            reason: Some(self.reasons[o.reason].clone()),
+            error: None,
         }
     }
 }
@@ -206,7 +208,8 @@ mod tests {
                     let record = outcome(7, &job_type, id, &rates).unwrap();
                     assert_eq!(line, serde_json::to_string(&record).unwrap() + "\n");
                     let created =
-                        xcomply_core::parse_timestamp_ms(record.created_at.as_bytes()).unwrap();
+                        xcomply_core::parse_timestamp_ms(record.created_at.unwrap().as_bytes())
+                            .unwrap();
                     if let Some(r) = &record.redacted_at {
                         assert!(xcomply_core::parse_timestamp_ms(r.as_bytes()).unwrap() > created);
                     }
@@ -226,10 +229,10 @@ mod tests {
         let mut missing_redacted = 0;
         for id in base..base + n {
             if let Some(r) = outcome(1, &JobType::Tweets, id, &rates) {
-                *counts.entry(r.reason.to_string()).or_insert(0u32) += 1;
+                *counts.entry(r.reason.unwrap().to_string()).or_insert(0u32) += 1;
                 missing_redacted += u32::from(r.redacted_at.is_none());
                 assert_eq!(
-                    xcomply_core::parse_timestamp_ms(r.created_at.as_bytes()).ok(),
+                    xcomply_core::parse_timestamp_ms(r.created_at.unwrap().as_bytes()).ok(),
                     snowflake_millis(id)
                 );
             }
@@ -251,8 +254,11 @@ mod tests {
         let r = (1u64..)
             .find_map(|id| outcome(3, &JobType::Users, id, &rates))
             .unwrap();
-        assert!(r.created_at.ends_with("+00:00"), "{r:?}");
-        assert!(Reason::KNOWN[..5].contains(&r.reason), "{r:?}");
-        assert_ne!(r.reason, Reason::ScrubGeo);
+        assert!(r.created_at.as_ref().unwrap().ends_with("+00:00"), "{r:?}");
+        assert!(
+            Reason::KNOWN[..5].contains(r.reason.as_ref().unwrap()),
+            "{r:?}"
+        );
+        assert_ne!(r.reason, Some(Reason::ScrubGeo));
     }
 }
