@@ -14,14 +14,21 @@ use xcomply_core::{
     ProblemItem, problem_uri, snowflake_from_millis,
 };
 
-use crate::config::RouteClass;
+use crate::config::{Flow, RouteClass};
+use crate::problem::{self, Live};
 use crate::signing::parse_query;
 use crate::state::{
     DOWNLOAD_WINDOW_SECS, Endpoint, Job, Phase, Shared, UPLOAD_WINDOW_SECS, Window,
 };
 
-/// The `api-version` header: the `OpenAPI` version whose schemas the emulator follows.
-const API_VERSION: &str = "2.166";
+/// The `api-version` header: the `OpenAPI` version whose schemas the emulator follows in each
+/// flow.
+fn api_version(flow: Flow) -> &'static str {
+    match flow {
+        Flow::BytePath => "2.168",
+        Flow::Gcs => "2.166",
+    }
+}
 
 /// The fields `compliance_job.fields` may name (spec ≥ 2.159).
 const JOB_FIELDS: [&str; 10] = [
@@ -47,10 +54,11 @@ struct RateInfo {
 
 /// An authenticated, admitted API request.
 #[derive(Debug)]
-struct Ctx {
-    app: usize,
+pub(crate) struct Ctx {
+    pub(crate) app: usize,
     rate: RateInfo,
     gzip: bool,
+    flow: Flow,
 }
 
 fn wants_gzip(headers: &HeaderMap) -> bool {
@@ -62,7 +70,13 @@ fn wants_gzip(headers: &HeaderMap) -> bool {
 }
 
 /// A JSON answer with X's headers, gzip-encoded when the client accepts it.
-fn json<T: Serialize>(status: StatusCode, content_type: &str, body: &T, gzip: bool) -> Response {
+fn json<T: Serialize>(
+    status: StatusCode,
+    content_type: &str,
+    body: &T,
+    gzip: bool,
+    flow: Flow,
+) -> Response {
     let bytes = serde_json::to_vec(body).expect("API bodies always serialize");
     let mut response = if gzip {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -86,7 +100,7 @@ fn json<T: Serialize>(status: StatusCode, content_type: &str, body: &T, gzip: bo
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, no-store, max-age=0"),
     );
-    h.insert("api-version", HeaderValue::from_static(API_VERSION));
+    h.insert("api-version", HeaderValue::from_static(api_version(flow)));
     h.insert("x-access-level", HeaderValue::from_static("read"));
     h.insert(
         "x-content-type-options",
@@ -96,14 +110,17 @@ fn json<T: Serialize>(status: StatusCode, content_type: &str, body: &T, gzip: bo
 }
 
 fn ok<T: Serialize>(body: &T, ctx: &Ctx) -> Response {
-    with_rate(
-        json(
-            StatusCode::OK,
-            "application/json; charset=utf-8",
-            body,
-            ctx.gzip,
-        ),
-        ctx.rate,
+    with_rate(job_json(body, ctx.gzip, ctx.flow), ctx.rate)
+}
+
+/// A 200 JSON answer without rate-limit headers (the byte-path upload answers the job this way).
+pub(crate) fn job_json<T: Serialize>(body: &T, gzip: bool, flow: Flow) -> Response {
+    json(
+        StatusCode::OK,
+        "application/json; charset=utf-8",
+        body,
+        gzip,
+        flow,
     )
 }
 
@@ -113,6 +130,7 @@ fn problem_response(status: u16, p: &Problem) -> Response {
         "application/problem+json",
         p,
         false,
+        Flow::Gcs,
     )
 }
 
@@ -137,15 +155,31 @@ pub(crate) fn generic_problem(status: u16, title: &str) -> Problem {
     }
 }
 
-fn generic(status: u16) -> Response {
+/// A plain HTTP error: `about:blank` in the GCS flow, the status's v2.168 type in the byte-path
+/// flow.
+pub(crate) fn generic(flow: Flow, status: u16) -> Response {
     let title = match status {
         401 => "Unauthorized",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         429 => "Too Many Requests",
         503 => "Service Unavailable",
         _ => "Internal Server Error",
     };
-    problem_response(status, &generic_problem(status, title))
+    match flow {
+        Flow::Gcs => problem_response(status, &generic_problem(status, title)),
+        Flow::BytePath => problem::live(
+            status,
+            Live {
+                title,
+                detail: match status {
+                    401 => "A valid Bearer token is required.".to_owned(),
+                    _ => title.to_owned(),
+                },
+                ..Live::default()
+            },
+        ),
+    }
 }
 
 /// One `errors[]` entry of an invalid-request problem.
@@ -162,7 +196,19 @@ fn item(param: &str, values: &[&str], message: String) -> ProblemItem {
     }
 }
 
-fn invalid_request(errors: Vec<ProblemItem>, ctx: &Ctx) -> Response {
+pub(crate) fn invalid_request(errors: Vec<ProblemItem>, ctx: &Ctx) -> Response {
+    if ctx.flow == Flow::BytePath {
+        let r = problem::live(
+            400,
+            Live {
+                title: "Invalid Request",
+                detail: "One or more parameters to your request was invalid.".to_owned(),
+                errors: Some(serde_json::to_value(&errors).expect("problem items serialize")),
+                ..Live::default()
+            },
+        );
+        return with_rate(r, ctx.rate);
+    }
     let p = Problem {
         problem_type: problem_uri("invalid-request"),
         title: "Invalid Request".to_owned(),
@@ -173,6 +219,23 @@ fn invalid_request(errors: Vec<ProblemItem>, ctx: &Ctx) -> Response {
         scope: None,
     };
     with_rate(problem_response(400, &p), ctx.rate)
+}
+
+/// An invalid-request problem of the byte-path flow about one parameter, for routes without rate
+/// limits (the byte paths).
+pub(crate) fn invalid_request_plain(param: &str, value: &str, message: String) -> Response {
+    problem::live(
+        400,
+        Live {
+            title: "Invalid Request",
+            detail: "One or more parameters to your request was invalid.".to_owned(),
+            errors: Some(
+                serde_json::to_value(vec![item(param, &[value], message)])
+                    .expect("problem items serialize"),
+            ),
+            ..Live::default()
+        },
+    )
 }
 
 fn not_one_of(param: &str, value: &str, allowed: &[&str]) -> ProblemItem {
@@ -194,9 +257,28 @@ fn empty_param(param: &str) -> ProblemItem {
     )
 }
 
+/// The values of `compliance_job.fields` that are not field names, as problem items (the byte-path
+/// flow checks them on every route that takes the parameter, as the v2.168 specification lists
+/// it on all six).
+pub(crate) fn check_fields(query: Option<&str>) -> Vec<ProblemItem> {
+    let params = parse_query(query.unwrap_or_default()).unwrap_or_default();
+    let mut errors = Vec::new();
+    for (k, v) in &params {
+        if k == "compliance_job.fields" {
+            for f in v.split(',') {
+                if !JOB_FIELDS.contains(&f) {
+                    errors.push(not_one_of("compliance_job.fields", f, &JOB_FIELDS));
+                }
+            }
+        }
+    }
+    errors
+}
+
 /// Authentication, injected faults and the rate limit, in that order. Every answer from here on
 /// carries the `x-rate-limit-*` headers.
 async fn admit(s: &Shared, endpoint: Endpoint, headers: &HeaderMap) -> Result<Ctx, Response> {
+    let flow = s.config.flow;
     s.count_request(endpoint.name());
     let plan = s.plan_faults(RouteClass::Api);
     if let Some(latency) = plan.latency {
@@ -206,7 +288,7 @@ async fn admit(s: &Shared, endpoint: Endpoint, headers: &HeaderMap) -> Result<Ct
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let Some(app) = s.app_of(authorization) else {
-        return Err(generic(401));
+        return Err(generic(flow, 401));
     };
     let now = s.now_ms();
     let limit = s.config.rate_limit;
@@ -242,13 +324,16 @@ async fn admit(s: &Shared, endpoint: Endpoint, headers: &HeaderMap) -> Result<Ct
                 reset_secs,
             }
         };
-        return Err(with_rate(generic(status), rate));
+        return Err(with_rate(generic(flow, status), rate));
     }
     if plan.usage_capped {
         let used = w.used;
         drop(inner);
         let p = Problem {
-            problem_type: problem_uri("usage-capped"),
+            problem_type: match flow {
+                Flow::Gcs => problem_uri("usage-capped"),
+                Flow::BytePath => format!("{}usage-capped", problem::LIVE_PREFIX),
+            },
             title: "UsageCapExceeded".to_owned(),
             detail: Some("Usage cap exceeded: Monthly product cap".to_owned()),
             status: None,
@@ -267,7 +352,7 @@ async fn admit(s: &Shared, endpoint: Endpoint, headers: &HeaderMap) -> Result<Ct
     }
     if w.used >= limit {
         return Err(with_rate(
-            generic(429),
+            generic(flow, 429),
             RateInfo {
                 limit,
                 remaining: 0,
@@ -286,6 +371,7 @@ async fn admit(s: &Shared, endpoint: Endpoint, headers: &HeaderMap) -> Result<Ct
         app,
         rate,
         gzip: wants_gzip(headers),
+        flow,
     })
 }
 
@@ -293,12 +379,20 @@ async fn admit(s: &Shared, endpoint: Endpoint, headers: &HeaderMap) -> Result<Ct
 pub(crate) async fn create(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
     let ctx = match admit(&s, Endpoint::Create, &headers).await {
         Ok(ctx) => ctx,
         Err(r) => return r,
     };
+    let live = ctx.flow == Flow::BytePath;
+    if live {
+        let errors = check_fields(query.as_deref());
+        if !errors.is_empty() {
+            return invalid_request(errors, &ctx);
+        }
+    }
     let Ok(value @ serde_json::Value::Object(_)) = serde_json::from_slice(&body) else {
         {
             let shown = String::from_utf8_lossy(&body);
@@ -315,6 +409,24 @@ pub(crate) async fn create(
         }
     };
     let mut errors = Vec::new();
+    if live {
+        // The v2.168 request schema has `additionalProperties: false` and no nullable field.
+        for (key, v) in value.as_object().expect("checked above") {
+            if !["type", "name", "resumable"].contains(&key.as_str()) {
+                errors.push(item(
+                    key,
+                    &[&v.to_string()],
+                    format!("The body field [{key}] is not one of [type,name,resumable]"),
+                ));
+            } else if v.is_null() {
+                errors.push(item(
+                    key,
+                    &["null"],
+                    format!("The `{key}` body field can not be null"),
+                ));
+            }
+        }
+    }
     let job_type = match value.get("type") {
         None | Some(serde_json::Value::Null) => {
             errors.push(empty_param("type"));
@@ -363,6 +475,14 @@ pub(crate) async fn create(
             false
         }
     };
+    if live && resumable {
+        errors.push(item(
+            "resumable",
+            &["true"],
+            "Resumable uploads are not supported: upload the file with one PUT to upload_url"
+                .to_owned(),
+        ));
+    }
     let Some(job_type) = job_type.filter(|_| errors.is_empty()) else {
         return invalid_request(errors, &ctx);
     };
@@ -384,6 +504,17 @@ pub(crate) async fn create(
         .any(|j| j.app == ctx.app && j.kind == job_type && j.status(now).0.is_unfinished());
     if busy {
         drop(inner);
+        if live {
+            let r = problem::live(
+                s.config.conflict_status,
+                Live {
+                    title: "Conflict",
+                    detail: "You cannot create a new job if one is already in progress.".to_owned(),
+                    ..Live::default()
+                },
+            );
+            return with_rate(r, ctx.rate);
+        }
         let p = Problem {
             problem_type: problem_uri("conflict"),
             title: "Conflict".to_owned(),
@@ -412,7 +543,15 @@ pub(crate) async fn create(
     let object = format!("{account}_{id}");
     let upload_path = format!("/{bucket}/{id}/submission/{object}");
     let download_path = format!("/{bucket}/{id}/delivery/{object}");
-    let upload_url = if resumable {
+    let upload_url = if live {
+        s.signer.byte_path_url(
+            &base,
+            id,
+            crate::signing::ByteOp::Upload,
+            created_ms,
+            UPLOAD_WINDOW_SECS,
+        )
+    } else if resumable {
         s.signer.url(
             &base,
             "POST",
@@ -435,14 +574,24 @@ pub(crate) async fn create(
             &[("content-type", "text/plain")],
         )
     };
-    let download_url = s.signer.url(
-        &base,
-        "GET",
-        &download_path,
-        created_ms,
-        DOWNLOAD_WINDOW_SECS,
-        &[],
-    );
+    let download_url = if live {
+        s.signer.byte_path_url(
+            &base,
+            id,
+            crate::signing::ByteOp::Download,
+            created_ms,
+            DOWNLOAD_WINDOW_SECS,
+        )
+    } else {
+        s.signer.url(
+            &base,
+            "GET",
+            &download_path,
+            created_ms,
+            DOWNLOAD_WINDOW_SECS,
+            &[],
+        )
+    };
     let job = Job {
         id,
         app: ctx.app,
@@ -572,11 +721,18 @@ pub(crate) async fn get(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let ctx = match admit(&s, Endpoint::Get, &headers).await {
         Ok(ctx) => ctx,
         Err(r) => return r,
     };
+    if ctx.flow == Flow::BytePath {
+        let errors = check_fields(query.as_deref());
+        if !errors.is_empty() {
+            return invalid_request(errors, &ctx);
+        }
+    }
     let id = match parse_job_id(&id, &ctx) {
         Ok(id) => id,
         Err(r) => return r,
@@ -596,7 +752,7 @@ pub(crate) async fn get(
             },
             &ctx,
         ),
-        None => with_rate(generic(404), ctx.rate),
+        None => with_rate(job_not_found(ctx.flow, id), ctx.rate),
     }
 }
 
@@ -606,11 +762,18 @@ pub(crate) async fn cancel(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let ctx = match admit(&s, Endpoint::Cancel, &headers).await {
         Ok(ctx) => ctx,
         Err(r) => return r,
     };
+    if ctx.flow == Flow::BytePath {
+        let errors = check_fields(query.as_deref());
+        if !errors.is_empty() {
+            return invalid_request(errors, &ctx);
+        }
+    }
     let id = match parse_job_id(&id, &ctx) {
         Ok(id) => id,
         Err(r) => return r,
@@ -619,7 +782,7 @@ pub(crate) async fn cancel(
     let mut inner = s.lock();
     let Some(job) = inner.jobs.get_mut(&id).filter(|j| j.app == ctx.app) else {
         drop(inner);
-        return with_rate(generic(404), ctx.rate);
+        return with_rate(job_not_found(ctx.flow, id), ctx.rate);
     };
     if job.status(now).0.is_unfinished() {
         job.phase = Phase::Cancelled;
@@ -632,13 +795,32 @@ pub(crate) async fn cancel(
     ok(&body, &ctx)
 }
 
-/// A known API path with another method: 405 as a generic problem, like every other API error.
+/// No job of this ID for this app: the generic 404 in the GCS flow, `resource-not-found` naming
+/// the job in the byte-path flow.
+pub(crate) fn job_not_found(flow: Flow, id: u64) -> Response {
+    match flow {
+        Flow::Gcs => generic(flow, 404),
+        Flow::BytePath => problem::live(
+            404,
+            Live {
+                title: "Not Found Error",
+                detail: format!("Could not find compliance job with id: [{id}]."),
+                parameter: Some("id"),
+                resource_id: Some(id.to_string()),
+                ..Live::default()
+            },
+        ),
+    }
+}
+
+/// A known API path with another method: 405 as a problem, like every other API error. The
+/// router adds the `Allow` header naming the route's methods.
 pub(crate) async fn method_not_allowed(State(s): State<Arc<Shared>>) -> Response {
     s.count_request("method not allowed");
-    problem_response(405, &generic_problem(405, "Method Not Allowed"))
+    generic(s.config.flow, 405)
 }
 
 /// Any other path under `/2/`.
-pub(crate) fn unknown_route() -> Response {
-    generic(404).into_response()
+pub(crate) fn unknown_route(flow: Flow) -> Response {
+    generic(flow, 404).into_response()
 }

@@ -4,7 +4,38 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use xcomply_core::Reason;
+use xcomply_core::{Action, Reason};
+
+/// Which version of X's transfer flow the emulator speaks.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Flow {
+    /// The live API since September 2026: `upload_url` and `download_url` are byte paths on the
+    /// API's own origin (`/2/compliance/jobs/{id}/upload?token=…`, `…/download?token=…`) that
+    /// need the app's Bearer token as well as the URL's token; one PUT of at most
+    /// [`Config::max_upload_bytes`]; no resumable mode; results in the 2026 vocabulary (`delete`,
+    /// `rehydrate`, `scrub_geo`, error records for invalid lines); problem types from the v2.168
+    /// specification under `https://api.x.com/2/problems/`.
+    #[default]
+    BytePath,
+    /// The flow before the cutover: V4-signed Google Cloud Storage URLs, simple and resumable
+    /// uploads, GCS XML errors, results whose `action` is always `delete` and a job that fails on
+    /// its first invalid line.
+    Gcs,
+}
+
+impl Flow {
+    /// The command-line spelling: `byte-path` or `gcs`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flow::BytePath => "byte-path",
+            Flow::Gcs => "gcs",
+        }
+    }
+}
+
+/// The live API's upload cap: "128 MB", read as decimal megabytes, the smaller reading (a client
+/// that respects it fits either).
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 128_000_000;
 
 /// The emulator's settings. `Config::default()` is a faithful, fault-free emulator with one
 /// token (`emulator-token`), seed 42, a real-time clock and instant processing.
@@ -46,6 +77,11 @@ pub struct Config {
     pub outcomes: OutcomeRates,
     /// Seeded fault injection per route class.
     pub faults: Faults,
+    /// The transfer flow: byte paths on the API (the default, the live API) or signed GCS URLs.
+    pub flow: Flow,
+    /// The largest upload accepted in the byte-path flow; a larger body answers 413. `None` lifts
+    /// the cap. The GCS flow never had one.
+    pub max_upload_bytes: Option<u64>,
 }
 
 impl std::fmt::Debug for Config {
@@ -66,6 +102,8 @@ impl std::fmt::Debug for Config {
             .field("public_base_url", &self.public_base_url)
             .field("outcomes", &self.outcomes)
             .field("faults", &self.faults)
+            .field("flow", &self.flow)
+            .field("max_upload_bytes", &self.max_upload_bytes)
             .finish()
     }
 }
@@ -90,6 +128,8 @@ impl Default for Config {
             public_base_url: None,
             outcomes: OutcomeRates::default(),
             faults: Faults::default(),
+            flow: Flow::BytePath,
+            max_upload_bytes: Some(DEFAULT_MAX_UPLOAD_BYTES),
         }
     }
 }
@@ -153,6 +193,25 @@ impl Config {
         self
     }
 
+    /// Sets the flow, with the outcome mix of that flow's vocabulary ([`OutcomeRates::default`]
+    /// for the byte-path flow, [`OutcomeRates::legacy`] for GCS).
+    #[must_use]
+    pub fn with_flow(mut self, flow: Flow) -> Config {
+        self.flow = flow;
+        self.outcomes = match flow {
+            Flow::BytePath => OutcomeRates::default(),
+            Flow::Gcs => OutcomeRates::legacy(),
+        };
+        self
+    }
+
+    /// Sets the byte-path upload cap (`None`: no cap).
+    #[must_use]
+    pub fn with_max_upload_bytes(mut self, cap: Option<u64>) -> Config {
+        self.max_upload_bytes = cap;
+        self
+    }
+
     /// Sets the parent of the data directory.
     #[must_use]
     pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Config {
@@ -162,31 +221,45 @@ impl Config {
 }
 
 /// Which IDs need action and why: for each job type, a list of (reason, fraction of all IDs).
-/// The fractions of one type must add up to at most 1.
+/// The fractions of one type must add up to at most 1. The action of each reason is
+/// [`action_of`]: `tweet_edited` is `rehydrate`, `geo_scrubbed` is `scrub_geo`, everything else
+/// (the legacy `scrub_geo` reason included, as X wrote it before the cutover) is `delete`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutcomeRates {
-    /// Post (tweet) reasons. The defaults flag 3 % of posts.
+    /// Post (tweet) reasons. The defaults flag 3.3 % of posts.
     pub tweets: Vec<(Reason, f64)>,
     /// User reasons. The defaults flag 1 % of users.
     pub users: Vec<(Reason, f64)>,
     /// Fraction of flagged posts whose record has no `redacted_at` ("not all compliance events
-    /// will include the `redacted_at` field").
+    /// will include the `redacted_at` field"; `null` in the 2026 vocabulary).
     pub tweets_without_redacted_at: f64,
     /// Fraction of flagged users without `redacted_at`; X's only published user record has none.
     pub users_without_redacted_at: f64,
 }
 
+/// The action X pairs with a reason. The 2026 vocabulary gives edited posts `rehydrate` and
+/// geo-scrubbed posts `scrub_geo`; every other reason, and the legacy `scrub_geo` reason (whose
+/// action was `delete` before the cutover), is `delete`.
+pub fn action_of(reason: &Reason) -> Action {
+    match reason {
+        Reason::TweetEdited => Action::Rehydrate,
+        Reason::GeoScrubbed => Action::ScrubGeo,
+        _ => Action::Delete,
+    }
+}
+
 impl Default for OutcomeRates {
+    /// The live (2026) vocabulary: deletions dominate, edits and geo scrubs are rarer. X publishes
+    /// no distribution; this is a plausible guess that exercises every action.
     fn default() -> OutcomeRates {
-        // The mix is a plausible guess: deletions dominate, `bounced` (documented since 2025) is
-        // rare. X publishes no distribution.
         OutcomeRates {
             tweets: vec![
                 (Reason::Deleted, 0.015),
                 (Reason::Protected, 0.005),
-                (Reason::Suspended, 0.005),
-                (Reason::ScrubGeo, 0.004),
-                (Reason::Bounced, 0.001),
+                (Reason::Suspended, 0.004),
+                (Reason::Deactivated, 0.002),
+                (Reason::TweetEdited, 0.003),
+                (Reason::GeoScrubbed, 0.004),
             ],
             users: vec![
                 (Reason::Deleted, 0.004),
@@ -201,6 +274,21 @@ impl Default for OutcomeRates {
 }
 
 impl OutcomeRates {
+    /// The vocabulary before the cutover: geo removal as reason `scrub_geo` (action `delete`),
+    /// and the rare `bounced` (documented in 2025).
+    pub fn legacy() -> OutcomeRates {
+        OutcomeRates {
+            tweets: vec![
+                (Reason::Deleted, 0.015),
+                (Reason::Protected, 0.005),
+                (Reason::Suspended, 0.005),
+                (Reason::ScrubGeo, 0.004),
+                (Reason::Bounced, 0.001),
+            ],
+            ..OutcomeRates::default()
+        }
+    }
+
     /// No ID is ever flagged: every job completes with an empty result.
     pub fn none() -> OutcomeRates {
         OutcomeRates {

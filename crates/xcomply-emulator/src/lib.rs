@@ -107,17 +107,22 @@
 //! signature covers the `Host` the client sends, so a URL only works at the address it names.
 
 mod api;
+mod bytepath;
 mod clock;
 mod config;
 mod error;
 mod outcome;
+mod problem;
 mod process;
 mod server;
 mod signing;
 mod state;
 mod storage;
 
-pub use config::{Config, DEFAULT_TOKEN, FaultRates, Faults, OutcomeRates, RouteClass};
+pub use config::{
+    Config, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_TOKEN, FaultRates, Faults, Flow, OutcomeRates,
+    RouteClass, action_of,
+};
 pub use error::EmulatorError;
 pub use outcome::outcome;
 pub use process::{ProcessSummary, process_file};

@@ -11,7 +11,7 @@ use xcomply_core::{
     format_timestamp_offset, snowflake_millis,
 };
 
-use crate::config::OutcomeRates;
+use crate::config::{Flow, OutcomeRates, action_of};
 
 /// Hash domains, so that the reason, the `redacted_at` draw and the fallback creation time of one
 /// ID are independent.
@@ -43,7 +43,12 @@ pub(crate) struct Outcome {
 #[derive(Clone, Debug)]
 pub(crate) struct Thresholds {
     tweets: bool,
+    /// The 2026 vocabulary (byte-path flow): actions by reason, `deleted_at`, `"redacted_at":
+    /// null`, error records.
+    live: bool,
     reasons: Vec<Reason>,
+    /// `actions[i]` is the action of `reasons[i]`: always `delete` in the GCS flow.
+    actions: Vec<Action>,
     cumulative: Vec<u64>,
     without_redacted: u64,
     seed: u64,
@@ -55,7 +60,13 @@ fn to_threshold(p: f64) -> u64 {
 }
 
 impl Thresholds {
-    pub(crate) fn new(seed: u64, job_type: &JobType, rates: &OutcomeRates) -> Thresholds {
+    pub(crate) fn new(
+        seed: u64,
+        job_type: &JobType,
+        rates: &OutcomeRates,
+        flow: Flow,
+    ) -> Thresholds {
+        let live = flow == Flow::BytePath;
         let tweets = !matches!(job_type, JobType::Users);
         let (list, without) = if tweets {
             (&rates.tweets, rates.tweets_without_redacted_at)
@@ -70,7 +81,12 @@ impl Thresholds {
         }
         Thresholds {
             tweets,
+            live,
             reasons: list.iter().map(|(r, _)| r.clone()).collect(),
+            actions: list
+                .iter()
+                .map(|(r, _)| if live { action_of(r) } else { Action::Delete })
+                .collect(),
             cumulative,
             without_redacted: to_threshold(without),
             seed,
@@ -80,6 +96,11 @@ impl Thresholds {
                 DOMAIN_REASON_USERS
             },
         }
+    }
+
+    /// Whether answers use the 2026 vocabulary.
+    pub(crate) fn live(&self) -> bool {
+        self.live
     }
 
     /// The outcome of one ID; `None` when it is compliant. This is the hot path of processing.
@@ -125,21 +146,34 @@ impl Thresholds {
         }
     }
 
-    /// Appends the JSON line of an outcome (with its `\n`) in the exact shape X delivers:
-    /// `{"id":"…","action":"delete","created_at":"…","redacted_at":"…","reason":"…"}`.
+    /// Appends the JSON line of an outcome (with its `\n`) in the exact shape X delivers. Before
+    /// the cutover:
+    /// `{"id":"…","action":"delete","created_at":"…","redacted_at":"…","reason":"…"}`, with
+    /// `redacted_at` left out when unknown. In the 2026 vocabulary the action follows the reason,
+    /// a deletion event carries `deleted_at` (equal to `redacted_at`) when its time is known, and
+    /// an unknown time is `"redacted_at":null`.
     pub(crate) fn write_line(&self, out: &mut String, id: u64, o: &Outcome) {
         let format = if self.tweets {
             format_timestamp_ms
         } else {
             format_timestamp_offset
         };
+        let action = &self.actions[o.reason];
         let _ = write!(
             out,
-            "{{\"id\":\"{id}\",\"action\":\"delete\",\"created_at\":\"{}\"",
+            "{{\"id\":\"{id}\",\"action\":\"{action}\",\"created_at\":\"{}\"",
             format(o.created_ms)
         );
-        if let Some(r) = o.redacted_ms {
-            let _ = write!(out, ",\"redacted_at\":\"{}\"", format(r));
+        match o.redacted_ms {
+            Some(r) => {
+                let r = format(r);
+                if self.live && *action == Action::Delete {
+                    let _ = write!(out, ",\"deleted_at\":\"{r}\"");
+                }
+                let _ = write!(out, ",\"redacted_at\":\"{r}\"");
+            }
+            None if self.live => out.push_str(",\"redacted_at\":null"),
+            None => {}
         }
         let _ = writeln!(out, ",\"reason\":\"{}\"}}", self.reasons[o.reason].as_str());
     }
@@ -150,12 +184,16 @@ impl Thresholds {
         } else {
             format_timestamp_offset
         };
+        let action = self.actions[o.reason].clone();
+        let redacted_at = o.redacted_ms.map(format);
         ComplianceRecord {
             id: id.to_string(),
-            action: Some(Action::Delete),
+            deleted_at: redacted_at
+                .clone()
+                .filter(|_| self.live && action == Action::Delete),
+            action: Some(action),
             created_at: Some(format(o.created_ms)),
-            deleted_at: None,
-            redacted_at: o.redacted_ms.map(format),
+            redacted_at,
             reason: Some(self.reasons[o.reason].clone()),
             error: None,
         }
@@ -168,25 +206,28 @@ impl Thresholds {
 /// Posts get `created_at` from the snowflake ID at millisecond precision (`.000Z` format); users
 /// get it at second precision in the `+00:00` format X uses for users. IDs older than snowflakes
 /// get a seeded time between 2006-03-21 and 2010-11-04. `redacted_at` is absent on a seeded
-/// fraction of records and otherwise lies between a day after creation and 2026-01-01.
+/// fraction of records and otherwise lies between a day after creation and 2026-01-01. In the
+/// byte-path flow the action follows the reason ([`crate::action_of`]) and deletion events carry
+/// `deleted_at`; in the GCS flow every action is `delete`.
 ///
 /// ```
 /// use xcomply_core::JobType;
-/// use xcomply_emulator::{OutcomeRates, outcome};
+/// use xcomply_emulator::{Flow, OutcomeRates, outcome};
 ///
 /// let rates = OutcomeRates::default();
 /// let flagged = (1_000_000_000_000_000_000u64..1_000_000_000_000_010_000)
-///     .filter(|&id| outcome(42, &JobType::Tweets, id, &rates).is_some())
+///     .filter(|&id| outcome(42, Flow::BytePath, &JobType::Tweets, id, &rates).is_some())
 ///     .count();
-/// assert!((200..400).contains(&flagged), "about 3 % of posts: {flagged}");
+/// assert!((200..450).contains(&flagged), "about 3.3 % of posts: {flagged}");
 /// ```
 pub fn outcome(
     seed: u64,
+    flow: Flow,
     job_type: &JobType,
     id: u64,
     rates: &OutcomeRates,
 ) -> Option<ComplianceRecord> {
-    let t = Thresholds::new(seed, job_type, rates);
+    let t = Thresholds::new(seed, job_type, rates, flow);
     t.outcome(id).map(|o| t.record(id, &o))
 }
 
@@ -196,40 +237,58 @@ mod tests {
 
     #[test]
     fn lines_match_serde_of_the_record() {
-        let rates = OutcomeRates::default();
-        for job_type in [JobType::Tweets, JobType::Users] {
-            let t = Thresholds::new(7, &job_type, &rates);
-            let mut seen = 0;
-            // Small IDs exercise the pre-snowflake fallback, large ones the snowflake decoding.
-            for id in (1..20_000u64).chain(1_446_017_776_678_801_409..1_446_017_776_678_901_409) {
-                if let Some(o) = t.outcome(id) {
-                    let mut line = String::new();
-                    t.write_line(&mut line, id, &o);
-                    let record = outcome(7, &job_type, id, &rates).unwrap();
-                    assert_eq!(line, serde_json::to_string(&record).unwrap() + "\n");
-                    let created =
-                        xcomply_core::parse_timestamp_ms(record.created_at.unwrap().as_bytes())
-                            .unwrap();
-                    if let Some(r) = &record.redacted_at {
-                        assert!(xcomply_core::parse_timestamp_ms(r.as_bytes()).unwrap() > created);
+        for (flow, rates) in [
+            (Flow::Gcs, OutcomeRates::legacy()),
+            (Flow::BytePath, OutcomeRates::default()),
+        ] {
+            for job_type in [JobType::Tweets, JobType::Users] {
+                let t = Thresholds::new(7, &job_type, &rates, flow);
+                let mut seen = 0;
+                // Small IDs exercise the pre-snowflake fallback, large ones the snowflake decoding.
+                for id in (1..20_000u64).chain(1_446_017_776_678_801_409..1_446_017_776_678_901_409)
+                {
+                    if let Some(o) = t.outcome(id) {
+                        let mut line = String::new();
+                        t.write_line(&mut line, id, &o);
+                        let record = outcome(7, flow, &job_type, id, &rates).unwrap();
+                        if flow == Flow::Gcs || record.redacted_at.is_some() {
+                            assert_eq!(line, serde_json::to_string(&record).unwrap() + "\n");
+                        } else {
+                            // serde leaves `None` out; the live API writes an explicit null.
+                            assert!(line.contains(",\"redacted_at\":null,"), "{line}");
+                            let parsed: ComplianceRecord = serde_json::from_str(&line).unwrap();
+                            assert_eq!(parsed, record);
+                        }
+                        let created = xcomply_core::parse_timestamp_ms(
+                            record.created_at.as_ref().unwrap().as_bytes(),
+                        )
+                        .unwrap();
+                        if let Some(r) = &record.redacted_at {
+                            assert!(
+                                xcomply_core::parse_timestamp_ms(r.as_bytes()).unwrap() > created
+                            );
+                        }
+                        seen += 1;
                     }
-                    seen += 1;
                 }
+                assert!(seen > 100, "{job_type}: {seen}");
             }
-            assert!(seen > 100, "{job_type}: {seen}");
         }
     }
 
     #[test]
     fn rates_are_respected() {
-        let rates = OutcomeRates::default();
+        let rates = OutcomeRates::legacy();
         let n = 200_000u64;
         let base = 1_500_000_000_000_000_000u64;
         let mut counts = std::collections::HashMap::new();
         let mut missing_redacted = 0;
         for id in base..base + n {
-            if let Some(r) = outcome(1, &JobType::Tweets, id, &rates) {
-                *counts.entry(r.reason.unwrap().to_string()).or_insert(0u32) += 1;
+            if let Some(r) = outcome(1, Flow::Gcs, &JobType::Tweets, id, &rates) {
+                assert_eq!(r.action, Some(Action::Delete));
+                *counts
+                    .entry(r.reason.as_ref().unwrap().to_string())
+                    .or_insert(0u32) += 1;
                 missing_redacted += u32::from(r.redacted_at.is_none());
                 assert_eq!(
                     xcomply_core::parse_timestamp_ms(r.created_at.unwrap().as_bytes()).ok(),
@@ -245,14 +304,45 @@ mod tests {
             (900..1_500).contains(&missing_redacted),
             "{missing_redacted}"
         );
-        assert!(outcome(1, &JobType::Tweets, base, &OutcomeRates::none()).is_none());
+        assert!(outcome(1, Flow::Gcs, &JobType::Tweets, base, &OutcomeRates::none()).is_none());
+    }
+
+    /// The 2026 vocabulary: every action appears with its reasons, deletion events carry
+    /// `deleted_at` equal to `redacted_at`, other events never do, and users are only deleted.
+    #[test]
+    fn live_answers_use_the_2026_vocabulary() {
+        let rates = OutcomeRates::default();
+        let base = 1_500_000_000_000_000_000u64;
+        let mut actions = std::collections::BTreeMap::new();
+        for id in base..base + 100_000 {
+            let Some(r) = outcome(1, Flow::BytePath, &JobType::Tweets, id, &rates) else {
+                continue;
+            };
+            let action = r.action.clone().unwrap();
+            let reason = r.reason.clone().unwrap();
+            assert_eq!(action, action_of(&reason), "{r:?}");
+            if action == Action::Delete {
+                assert_eq!(r.deleted_at, r.redacted_at, "{r:?}");
+            } else {
+                assert_eq!(r.deleted_at, None, "{r:?}");
+            }
+            *actions.entry(action.to_string()).or_insert(0u32) += 1;
+        }
+        assert!(actions["rehydrate"] > 150, "{actions:?}");
+        assert!(actions["scrub_geo"] > 200, "{actions:?}");
+        assert!(actions["delete"] > 2_000, "{actions:?}");
+        for id in base..base + 50_000 {
+            if let Some(r) = outcome(1, Flow::BytePath, &JobType::Users, id, &rates) {
+                assert_eq!(r.action, Some(Action::Delete), "{r:?}");
+            }
+        }
     }
 
     #[test]
     fn users_use_the_offset_format() {
         let rates = OutcomeRates::default();
         let r = (1u64..)
-            .find_map(|id| outcome(3, &JobType::Users, id, &rates))
+            .find_map(|id| outcome(3, Flow::BytePath, &JobType::Users, id, &rates))
             .unwrap();
         assert!(r.created_at.as_ref().unwrap().ends_with("+00:00"), "{r:?}");
         assert!(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use xcomply_core::JobType;
 
-use crate::config::OutcomeRates;
+use crate::config::{Flow, OutcomeRates};
 use crate::outcome::Thresholds;
 use crate::state::{Phase, Shared};
 
@@ -69,20 +69,39 @@ fn parse_id(line: &[u8]) -> Option<u64> {
 pub struct ProcessSummary {
     /// IDs read.
     pub ids: u64,
-    /// Result lines written.
+    /// Result lines written (events and error records).
     pub lines: u64,
+    /// Error records written for invalid lines (byte-path flow only; the GCS flow fails the job).
+    pub errors: u64,
+}
+
+/// The most of an invalid line echoed back in its error record: a whole ID line is at most 20
+/// bytes, so anything longer is shown by its start.
+const ERROR_ECHO_MAX: usize = 256;
+
+/// Appends `{"id":"<the line>","error":"invalid_id"}` (with its `\n`), the 2026 error record of
+/// an input line that is not an ID. The line is echoed as text (invalid UTF-8 replaced), escaped
+/// as JSON requires.
+fn write_error_record(out: &mut String, line: &[u8]) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let shown = String::from_utf8_lossy(&line[..line.len().min(ERROR_ECHO_MAX)]);
+    out.push_str("{\"id\":");
+    out.push_str(&serde_json::to_string(&shown).expect("strings always serialize"));
+    out.push_str(",\"error\":\"invalid_id\"}\n");
 }
 
 /// Streams `input` (one ID per line; blank lines are skipped) and writes one JSON line per
 /// flagged ID to `output`: what the emulator does with an uploaded object, exposed for benchmarks.
+/// In the byte-path flow an invalid line becomes an error record; in the GCS flow it is an error.
 pub fn process_file(
     seed: u64,
     job_type: &JobType,
     rates: &OutcomeRates,
+    flow: Flow,
     input: &Path,
     output: &Path,
 ) -> Result<ProcessSummary, crate::EmulatorError> {
-    process(seed, job_type, rates, input, output).map_err(|e| match e {
+    process(seed, job_type, rates, flow, input, output).map_err(|e| match e {
         ProcessError::InvalidLine(line) => crate::EmulatorError::InvalidId {
             path: input.to_path_buf(),
             line,
@@ -98,10 +117,11 @@ fn process(
     seed: u64,
     job_type: &JobType,
     rates: &OutcomeRates,
+    flow: Flow,
     input: &Path,
     output: &Path,
 ) -> Result<ProcessSummary, ProcessError> {
-    let t = Thresholds::new(seed, job_type, rates);
+    let t = Thresholds::new(seed, job_type, rates, flow);
     let mut reader = File::open(input)?;
     let mut out = BufWriter::new(File::create(output)?);
     let summary = parse_all(&t, &mut reader, &mut out)?;
@@ -134,13 +154,28 @@ fn parse_all(
     let mut buf = vec![0u8; READ_CHUNK + MAX_LINE];
     let mut carry = 0usize;
     let mut line_no = 0u64;
+    // In the byte-path flow a line longer than `MAX_LINE` is answered by one error record and
+    // the rest of it, up to its newline, is skipped.
+    let mut skipping = false;
     let mut summary = ProcessSummary::default();
     let mut out = String::with_capacity(WRITE_BATCH + 1024);
-    let mut handle = |line: &[u8], out: &mut String, line_no: u64| -> Result<(), ProcessError> {
+    let handle = |line: &[u8],
+                  out: &mut String,
+                  summary: &mut ProcessSummary,
+                  line_no: u64|
+     -> Result<(), ProcessError> {
         if line.is_empty() || line == b"\r" {
             return Ok(());
         }
-        let id = parse_id(line).ok_or(ProcessError::InvalidLine(line_no))?;
+        let Some(id) = parse_id(line) else {
+            if !t.live() {
+                return Err(ProcessError::InvalidLine(line_no));
+            }
+            write_error_record(out, line);
+            summary.lines += 1;
+            summary.errors += 1;
+            return Ok(());
+        };
         summary.ids += 1;
         if let Some(o) = t.outcome(id) {
             t.write_line(out, id, &o);
@@ -151,9 +186,9 @@ fn parse_all(
     loop {
         let n = reader.read(&mut buf[carry..])?;
         if n == 0 {
-            if carry > 0 {
+            if carry > 0 && !skipping {
                 line_no += 1;
-                handle(&buf[..carry], &mut out, line_no)?;
+                handle(&buf[..carry], &mut out, &mut summary, line_no)?;
             }
             break;
         }
@@ -161,7 +196,11 @@ fn parse_all(
         let mut pos = 0;
         while let Some(nl) = memchr::memchr(b'\n', &buf[pos..filled]) {
             line_no += 1;
-            handle(&buf[pos..pos + nl], &mut out, line_no)?;
+            if skipping {
+                skipping = false;
+            } else {
+                handle(&buf[pos..pos + nl], &mut out, &mut summary, line_no)?;
+            }
             pos += nl + 1;
         }
         if out.len() >= WRITE_BATCH {
@@ -171,7 +210,16 @@ fn parse_all(
         buf.copy_within(pos..filled, 0);
         carry = filled - pos;
         if carry > MAX_LINE {
-            return Err(ProcessError::InvalidLine(line_no + 1));
+            if !t.live() {
+                return Err(ProcessError::InvalidLine(line_no + 1));
+            }
+            if !skipping {
+                write_error_record(&mut out, &buf[..carry]);
+                summary.lines += 1;
+                summary.errors += 1;
+                skipping = true;
+            }
+            carry = 0;
         }
     }
     plain_out.write_all(out.as_bytes())?;
@@ -221,6 +269,7 @@ pub(crate) fn upload_finished(s: &Arc<Shared>, job_id: u64, file: &Path, started
             shared.config.seed,
             &job_type,
             &shared.config.outcomes,
+            shared.config.flow,
             &submission,
             &temp,
         )
@@ -372,26 +421,66 @@ mod tests {
         let text: String = ids.iter().map(|i| i.to_string() + "\n").collect();
         std::fs::write(&input, &text).unwrap();
         let (plain, gz) = (dir.path().join("out"), dir.path().join("out.gz"));
-        let rates = OutcomeRates::default();
-        let summary = process(5, &JobType::Tweets, &rates, &input, &plain).unwrap();
-        gzip_file(&plain, &gz).unwrap();
-        let expected: String = ids
-            .iter()
-            .filter_map(|&id| crate::outcome(5, &JobType::Tweets, id, &rates))
-            .map(|r| serde_json::to_string(&r).unwrap() + "\n")
-            .collect();
-        assert_eq!(std::fs::read_to_string(&plain).unwrap(), expected);
-        assert_eq!(summary.ids, 50_000);
-        assert_eq!(summary.lines, expected.lines().count() as u64);
-        let mut unzipped = String::new();
-        flate2::read::GzDecoder::new(File::open(&gz).unwrap())
-            .read_to_string(&mut unzipped)
-            .unwrap();
-        assert_eq!(unzipped, expected);
+        for (flow, rates) in [
+            (Flow::Gcs, OutcomeRates::legacy()),
+            (Flow::BytePath, OutcomeRates::default()),
+        ] {
+            let summary = process(5, &JobType::Tweets, &rates, flow, &input, &plain).unwrap();
+            gzip_file(&plain, &gz).unwrap();
+            let expected: Vec<xcomply_core::ComplianceRecord> = ids
+                .iter()
+                .filter_map(|&id| crate::outcome(5, flow, &JobType::Tweets, id, &rates))
+                .collect();
+            let written = std::fs::read_to_string(&plain).unwrap();
+            let got: Vec<xcomply_core::ComplianceRecord> = written
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(got, expected);
+            assert_eq!(summary.ids, 50_000);
+            assert_eq!(summary.errors, 0);
+            assert_eq!(summary.lines, expected.len() as u64);
+            let mut unzipped = String::new();
+            flate2::read::GzDecoder::new(File::open(&gz).unwrap())
+                .read_to_string(&mut unzipped)
+                .unwrap();
+            assert_eq!(unzipped, written);
+        }
 
         std::fs::write(&input, "1\n\n2\r\nabc\n3").unwrap();
-        let err = process(5, &JobType::Tweets, &rates, &input, &plain).unwrap_err();
+        let rates = OutcomeRates::none();
+        let err = process(5, &JobType::Tweets, &rates, Flow::Gcs, &input, &plain).unwrap_err();
         assert!(matches!(err, ProcessError::InvalidLine(4)), "{err:?}");
         assert_eq!(err.job_error(), "Invalid ID on line 4 of the uploaded file");
+    }
+
+    /// In the byte-path flow an invalid line never fails the job: it comes back as an error
+    /// record echoing the line, an over-long line as one record, and the IDs around it are
+    /// processed.
+    #[test]
+    fn invalid_lines_become_error_records_in_the_byte_path_flow() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        let plain = dir.path().join("out");
+        let long = "9".repeat(10_000);
+        std::fs::write(&input, format!("1\n\n2\r\nab\"c\n{long}\n3\n\u{e9}x")).unwrap();
+        let rates = OutcomeRates::none();
+        let summary = process(5, &JobType::Tweets, &rates, Flow::BytePath, &input, &plain).unwrap();
+        assert_eq!((summary.ids, summary.errors, summary.lines), (3, 3, 3));
+        let got: Vec<serde_json::Value> = std::fs::read_to_string(&plain)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            got[0],
+            serde_json::json!({"id": "ab\"c", "error": "invalid_id"})
+        );
+        let echoed = got[1]["id"].as_str().unwrap();
+        assert_eq!(echoed, &long[..ERROR_ECHO_MAX]);
+        assert_eq!(
+            got[2],
+            serde_json::json!({"id": "\u{e9}x", "error": "invalid_id"})
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, put};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
@@ -20,7 +20,7 @@ use xcomply_core::ComplianceJob;
 
 use crate::config::{Config, Faults};
 use crate::state::{Shared, Stats, UploadStats};
-use crate::{EmulatorError, api, storage};
+use crate::{EmulatorError, api, bytepath, storage};
 
 /// A handle a request uses to drop its own connection, which is how a reset in the middle of a
 /// body is injected: the socket is closed with unread data, so the kernel answers with a RST.
@@ -37,6 +37,8 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/2/compliance/jobs", get(api::list).post(api::create))
         .route("/2/compliance/jobs/{id}", get(api::get).delete(api::cancel))
+        .route("/2/compliance/jobs/{id}/upload", put(bytepath::upload))
+        .route("/2/compliance/jobs/{id}/download", get(bytepath::download))
         .fallback(storage::storage)
         .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(shared)

@@ -178,6 +178,51 @@ pub(crate) fn string_to_sign(date: &str, canonical: &str) -> String {
     )
 }
 
+/// The operation a byte-path token allows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ByteOp {
+    Upload,
+    Download,
+}
+
+impl ByteOp {
+    fn letter(self) -> &'static str {
+        match self {
+            ByteOp::Upload => "u",
+            ByteOp::Download => "d",
+        }
+    }
+
+    fn from_letter(s: &str) -> Option<ByteOp> {
+        match s {
+            "u" => Some(ByteOp::Upload),
+            "d" => Some(ByteOp::Download),
+            _ => None,
+        }
+    }
+
+    /// The last path segment of the route.
+    pub(crate) fn path(self) -> &'static str {
+        match self {
+            ByteOp::Upload => "upload",
+            ByteOp::Download => "download",
+        }
+    }
+}
+
+/// What a byte-path token is worth.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum TokenCheck {
+    /// Genuine, for this job and operation, not expired.
+    Valid,
+    /// Not a token of this job (forged, altered, another job's, or no token at all): 401.
+    Unusable,
+    /// Genuine but for the other operation: 403.
+    WrongOperation(ByteOp),
+    /// Genuine but expired at this Unix second: 403.
+    Expired(i64),
+}
+
 impl Signer {
     pub(crate) fn new(seed: u64) -> Signer {
         let mut key = [0u8; 32];
@@ -259,6 +304,73 @@ impl Signer {
         )
     }
 
+    /// A byte-path URL of the live flow:
+    /// `{base}/2/compliance/jobs/{job}/{upload|download}?token=…`. The token is
+    /// `{u|d}.{expiry in Unix seconds}.{HMAC}`, the HMAC binding (job, operation, expiry), so the
+    /// server can tell a forged or foreign token (401) from a genuine one that expired or is for
+    /// the other operation (403) without storing tokens.
+    pub(crate) fn byte_path_url(
+        &self,
+        base: &str,
+        job: u64,
+        op: ByteOp,
+        date_ms: i64,
+        expires_secs: u64,
+    ) -> String {
+        let expiry = date_ms.div_euclid(1000) + expires_secs as i64;
+        format!(
+            "{}/2/compliance/jobs/{job}/{}?token={}.{expiry}.{}",
+            base.trim_end_matches('/'),
+            op.path(),
+            op.letter(),
+            self.token_mac(job, op, expiry)
+        )
+    }
+
+    fn token_mac(&self, job: u64, op: ByteOp, expiry: i64) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("any key length works");
+        mac.update(format!("byte-path|{job}|{}|{expiry}", op.letter()).as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Checks a byte-path token for `op` on `job` at `now_secs`.
+    pub(crate) fn check_token(
+        &self,
+        token: &str,
+        job: u64,
+        op: ByteOp,
+        now_secs: i64,
+    ) -> TokenCheck {
+        let mut parts = token.split('.');
+        let (Some(letter), Some(expiry), Some(mac), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return TokenCheck::Unusable;
+        };
+        let Some(token_op) = ByteOp::from_letter(letter) else {
+            return TokenCheck::Unusable;
+        };
+        let Ok(expiry) = expiry.parse::<i64>() else {
+            return TokenCheck::Unusable;
+        };
+        let expected = self.token_mac(job, token_op, expiry);
+        let same = expected.len() == mac.len()
+            && expected
+                .bytes()
+                .zip(mac.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            TokenCheck::Unusable
+        } else if token_op != op {
+            TokenCheck::WrongOperation(token_op)
+        } else if now_secs >= expiry {
+            TokenCheck::Expired(expiry)
+        } else {
+            TokenCheck::Valid
+        }
+    }
+
     /// Whether `signature` is the signature of `string_to_sign`, in constant time.
     pub(crate) fn verify(&self, string_to_sign: &str, signature: &str) -> bool {
         let expected = self.sign(string_to_sign);
@@ -274,6 +386,43 @@ impl Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_path_tokens_bind_job_operation_and_expiry() {
+        let s = Signer::new(1);
+        let url = s.byte_path_url("http://h:1/", 7, ByteOp::Upload, 1_000_000, 900);
+        let token = url.split_once("?token=").unwrap().1;
+        assert!(url.starts_with("http://h:1/2/compliance/jobs/7/upload?token=u.1900."));
+        assert_eq!(
+            s.check_token(token, 7, ByteOp::Upload, 1_899),
+            TokenCheck::Valid
+        );
+        assert_eq!(
+            s.check_token(token, 7, ByteOp::Upload, 1_900),
+            TokenCheck::Expired(1_900)
+        );
+        assert_eq!(
+            s.check_token(token, 7, ByteOp::Download, 1_000),
+            TokenCheck::WrongOperation(ByteOp::Upload)
+        );
+        assert_eq!(
+            s.check_token(token, 8, ByteOp::Upload, 1_000),
+            TokenCheck::Unusable
+        );
+        let later = token.replace("u.1900.", "u.9900.");
+        assert_eq!(
+            s.check_token(&later, 7, ByteOp::Upload, 1_000),
+            TokenCheck::Unusable
+        );
+        assert_eq!(
+            s.check_token("", 7, ByteOp::Upload, 1_000),
+            TokenCheck::Unusable
+        );
+        assert_eq!(
+            Signer::new(2).check_token(token, 7, ByteOp::Upload, 1_000),
+            TokenCheck::Unusable
+        );
+    }
 
     #[test]
     fn dates_round_trip() {

@@ -246,7 +246,7 @@ fn split_path(path: &str) -> Option<ObjectPath<'_>> {
 
 /// The declared body length. A request with neither `Content-Length` nor `Transfer-Encoding` has
 /// an empty body by HTTP framing; a chunked body has no length, which GCS refuses for signed PUTs.
-fn content_length(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn content_length(headers: &HeaderMap) -> Option<u64> {
     match headers.get(header::CONTENT_LENGTH) {
         Some(v) => v.to_str().ok()?.parse().ok(),
         None if headers.contains_key(header::TRANSFER_ENCODING) => None,
@@ -269,7 +269,7 @@ pub(crate) async fn storage(State(s): State<Arc<Shared>>, req: Request) -> Respo
     let query = req.uri().query().unwrap_or_default().to_owned();
     if path.starts_with("/2/") {
         s.count_request("unknown API route");
-        return crate::api::unknown_route();
+        return crate::api::unknown_route(s.config.flow);
     }
     let Some(object) = split_path(&path) else {
         s.count_request("unknown storage path");
@@ -321,7 +321,7 @@ pub(crate) async fn storage(State(s): State<Arc<Shared>>, req: Request) -> Respo
 
 /// Closes the connection abruptly (the client sees a reset), or, when the router runs without
 /// the emulator's server loop, answers 500.
-async fn reset(s: &Shared, kill: Option<ConnKill>) -> Response {
+pub(crate) async fn reset(s: &Shared, kill: Option<ConnKill>) -> Response {
     Shared::count_fault(&mut s.lock(), "reset");
     match kill {
         Some(kill) => {
@@ -333,7 +333,7 @@ async fn reset(s: &Shared, kill: Option<ConnKill>) -> Response {
 }
 
 /// How a body ended.
-enum BodyEnd {
+pub(crate) enum BodyEnd {
     /// All bytes arrived.
     Complete,
     /// The client went away.
@@ -351,7 +351,7 @@ enum BodyEnd {
 /// Disk writes run on a blocking thread fed through a bounded channel, so receiving the next
 /// chunk from the socket overlaps with writing the previous one; the bound caps the memory of one
 /// upload at `WRITE_QUEUE` chunks plus the write buffer.
-async fn stream_body(
+pub(crate) async fn stream_body(
     body: Body,
     file: tokio::fs::File,
     mut skip: u64,
@@ -418,7 +418,7 @@ async fn stream_body(
     (received, written, end)
 }
 
-fn internal(e: &std::io::Error) -> Response {
+pub(crate) fn internal(e: &std::io::Error) -> Response {
     tracing::warn!("emulator storage error: {e}");
     injected(500)
 }
@@ -485,7 +485,7 @@ fn stored(len: u64) -> Response {
     r
 }
 
-async fn create_file(dir: &Path, path: &PathBuf) -> std::io::Result<tokio::fs::File> {
+pub(crate) async fn create_file(dir: &Path, path: &PathBuf) -> std::io::Result<tokio::fs::File> {
     tokio::fs::create_dir_all(dir).await?;
     tokio::fs::File::create(path).await
 }
@@ -838,6 +838,33 @@ async fn download(
     if !ready {
         return no_such_key(path);
     }
+    serve_delivery(s, job_id, headers, plan, Dialect::Gcs).await
+}
+
+/// How the delivery object is served: as a GCS object (`text/plain`, `x-goog-*` headers, XML
+/// errors) or from the live API's byte path (`application/octet-stream`, problem details).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Dialect {
+    Gcs,
+    BytePath,
+}
+
+/// Streams a complete job's delivery object: gzip-encoded when accepted, one byte range when
+/// asked, with the injected reset or truncation of `plan`.
+pub(crate) async fn serve_delivery(
+    s: &Arc<Shared>,
+    job_id: u64,
+    headers: &HeaderMap,
+    plan: FaultPlan,
+    dialect: Dialect,
+) -> Response {
+    let internal = |e: &std::io::Error| match dialect {
+        Dialect::Gcs => internal(e),
+        Dialect::BytePath => {
+            tracing::warn!("emulator storage error: {e}");
+            crate::problem::live_simple(500, "Internal error while reading the results.")
+        }
+    };
     let gzip = headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
@@ -870,12 +897,19 @@ async fn download(
             RangeSpec::Ignore => None,
             RangeSpec::Satisfiable(a, b) => Some((a, b)),
             RangeSpec::Unsatisfiable => {
-                let mut r = xml_error(
-                    416,
-                    "InvalidRange",
-                    "The requested range cannot be satisfied.",
-                    &details(&format!("bytes={}", v.trim_start_matches("bytes="))),
-                );
+                let asked = format!("bytes={}", v.trim_start_matches("bytes="));
+                let mut r = match dialect {
+                    Dialect::Gcs => xml_error(
+                        416,
+                        "InvalidRange",
+                        "The requested range cannot be satisfied.",
+                        &details(&asked),
+                    ),
+                    Dialect::BytePath => crate::problem::live_simple(
+                        416,
+                        format!("The requested range {asked} cannot be satisfied."),
+                    ),
+                };
                 r.headers_mut().insert(
                     header::CONTENT_RANGE,
                     HeaderValue::from_str(&format!("bytes */{total}")).expect("ASCII"),
@@ -931,13 +965,23 @@ async fn download(
         *r.status_mut() = StatusCode::PARTIAL_CONTENT;
     }
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert("x-goog-stored-content-length", total.into());
-    h.insert(
-        "x-goog-stored-content-encoding",
-        HeaderValue::from_static(if gzip { "gzip" } else { "identity" }),
-    );
+    match dialect {
+        Dialect::Gcs => {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            h.insert("x-goog-stored-content-length", total.into());
+            h.insert(
+                "x-goog-stored-content-encoding",
+                HeaderValue::from_static(if gzip { "gzip" } else { "identity" }),
+            );
+        }
+        Dialect::BytePath => {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+        }
+    }
     if gzip {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }

@@ -429,7 +429,12 @@ async fn processing_delay_and_rate_use_the_emulated_clock() {
 
 #[tokio::test]
 async fn time_scale_runs_the_clock_faster() {
-    let emu = start(Config::default().with_time_scale(3_600.0)).await;
+    let emu = start(
+        Config::default()
+            .with_flow(xcomply_emulator::Flow::Gcs)
+            .with_time_scale(3_600.0),
+    )
+    .await;
     let api = Api::new(&emu);
     let job = api.create_ok(json!({"type": "tweets"})).await;
     // An hour per real second: the 15-minute window closes within half a real second.
@@ -610,6 +615,7 @@ async fn jobs_match_real_recorded_jobs_field_for_field() {
     // The named resumable job recorded on 2021-10-25 by LinqToTwitter, read after it expired.
     let emu = start(
         Config::default()
+            .with_flow(xcomply_emulator::Flow::Gcs)
             .with_time_scale(0.0)
             .with_start_time_ms(1_635_125_190_000),
     )

@@ -2,6 +2,7 @@
 //! mistake shared by both cannot hide).
 
 mod api;
+mod bytepath;
 mod faults;
 mod quickstart;
 mod storage;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use xcomply_emulator::{Config, Emulator};
+use xcomply_emulator::{Config, Emulator, Flow};
 
 /// 2021-10-07T07:41:18Z, the creation time of the job recorded in tweepy's cassette.
 pub const START_MS: i64 = 1_633_592_478_000;
@@ -16,8 +16,17 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// A frozen-clock config starting at [`START_MS`].
+/// A frozen-clock config of the GCS flow starting at [`START_MS`]; most of these tests pin the
+/// flow before the cutover, which the emulator keeps whole (`bytepath.rs` tests the live one).
 pub fn frozen() -> Config {
+    Config::default()
+        .with_flow(Flow::Gcs)
+        .with_time_scale(0.0)
+        .with_start_time_ms(START_MS)
+}
+
+/// A frozen-clock config of the byte-path (live) flow starting at [`START_MS`].
+pub fn frozen_live() -> Config {
     Config::default()
         .with_time_scale(0.0)
         .with_start_time_ms(START_MS)
@@ -118,11 +127,11 @@ pub fn lines(ids: &[u64]) -> String {
     ids.iter().map(|i| i.to_string() + "\n").collect()
 }
 
-/// The expected results of `ids` for the default rates.
+/// The expected results of `ids` for the GCS flow's default rates.
 pub fn expected(seed: u64, job_type: &xcomply_core::JobType, ids: &[u64]) -> String {
-    let rates = xcomply_emulator::OutcomeRates::default();
+    let rates = xcomply_emulator::OutcomeRates::legacy();
     ids.iter()
-        .filter_map(|&id| xcomply_emulator::outcome(seed, job_type, id, &rates))
+        .filter_map(|&id| xcomply_emulator::outcome(seed, Flow::Gcs, job_type, id, &rates))
         .map(|r| serde_json::to_string(&r).unwrap() + "\n")
         .collect()
 }
