@@ -7,7 +7,7 @@ use simd_json::{Buffers, INPUT_PADDING, Tape};
 use xcomply_core::{Id, quote, seeded::mix64};
 
 use crate::columns::Columns;
-use crate::fields::{FIELD_NAMES, Fields, Slot, parse_fast, parse_usual};
+use crate::fields::{Fields, Slot, name, parse_fast, parse_usual};
 use crate::{ErrorKind, JsonlError};
 
 /// Rows per batch by default: 64 Ki rows is about 2.5 MB of column data, large enough that
@@ -23,6 +23,11 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 /// How many rejects the decoder queues before it pauses for the caller to drain them (lenient
 /// mode). Rejects are rare; the cap only bounds memory when a whole file is garbage.
 const REJECT_QUEUE: usize = 256;
+
+/// How many error records the decoder queues before it pauses for the caller to drain them. Like
+/// rejects they are rare (one per invalid line of the uploaded file) and the cap only bounds
+/// memory when a whole upload was garbage.
+const ERROR_RECORD_QUEUE: usize = 256;
 
 /// Slots of the duplicate-ID table: 2^16 slots of 8 bytes (512 KiB) stay in L2 cache, so the
 /// check costs a few nanoseconds per record. See [`DecodeStats::duplicates`].
@@ -78,6 +83,10 @@ pub struct DecodeStats {
     pub unknown_reasons: u64,
     /// Lines rejected in lenient mode.
     pub rejected: u64,
+    /// Error records: input lines the API could not check (`{"id": "<the line>", "error":
+    /// "invalid_id"}`). They are neither rows nor rejects, never fail strict mode, and are handed
+    /// over by [`Decoder::drain_error_records`].
+    pub error_records: u64,
 }
 
 /// A bad line, handed to the caller in lenient mode.
@@ -87,6 +96,23 @@ pub struct Reject {
     pub error: JsonlError,
     /// The line as received, without its newline (cut at the line limit for over-long lines).
     pub raw: Vec<u8>,
+}
+
+/// An error record: a line of the uploaded file that the API could not check, answered by
+/// `{"id": "<the line>", "error": "invalid_id"}` instead of an event (since the 2026 cutover).
+///
+/// It is not a row (its `id` need not be an ID) and not a reject (the results are as the API
+/// meant them): the caller keeps it so that a person can see which input lines went unchecked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorRecord {
+    /// 1-based line number in the results, counting blank lines too.
+    pub line: u64,
+    /// Byte offset of the start of the line in the results stream.
+    pub offset: u64,
+    /// The `id` value, decoded: the input line the API could not read, verbatim.
+    pub id: String,
+    /// The `error` value, decoded (`invalid_id`).
+    pub error: String,
 }
 
 /// A sans-IO decoder of compliance results (JSON Lines) into Arrow record batches.
@@ -113,6 +139,7 @@ pub struct Decoder {
     tape: Option<Tape<'static>>,
     seen: Box<[u64]>,
     rejects: Vec<Reject>,
+    error_records: Vec<ErrorRecord>,
     failed: Option<JsonlError>,
 }
 
@@ -126,6 +153,7 @@ impl std::fmt::Debug for Decoder {
             .field("pending_bytes", &self.pending.len())
             .field("buffered_rows", &self.columns.len())
             .field("queued_rejects", &self.rejects.len())
+            .field("queued_error_records", &self.error_records.len())
             .finish_non_exhaustive()
     }
 }
@@ -148,6 +176,7 @@ impl Decoder {
             tape: Some(Tape::null().reset()),
             seen: vec![0; SEEN_SLOTS].into_boxed_slice(),
             rejects: Vec::new(),
+            error_records: Vec::new(),
             failed: None,
             options,
         }
@@ -163,17 +192,21 @@ impl Decoder {
         self.columns.len()
     }
 
-    /// Whether `decode` would stop before reading anything: a full batch or a full reject queue
-    /// waits for the caller.
+    /// Whether `decode` would stop before reading anything: a full batch, a full reject queue or
+    /// a full error-record queue waits for the caller.
     fn blocked(&self) -> bool {
-        self.columns.len() >= self.options.batch_size || self.rejects.len() >= REJECT_QUEUE
+        self.columns.len() >= self.options.batch_size
+            || self.rejects.len() >= REJECT_QUEUE
+            || self.error_records.len() >= ERROR_RECORD_QUEUE
     }
 
     /// Decodes as much of `input` as it can and returns how many bytes it consumed.
     ///
     /// It consumes everything unless a batch fills up (take it with
-    /// [`take_full_batch`](Self::take_full_batch)) or, in lenient mode, the reject queue fills up
-    /// (drain it with [`drain_rejects`](Self::drain_rejects)); then call again with the rest.
+    /// [`take_full_batch`](Self::take_full_batch)), the error-record queue fills up (drain it
+    /// with [`drain_error_records`](Self::drain_error_records)) or, in lenient mode, the reject
+    /// queue fills up (drain it with [`drain_rejects`](Self::drain_rejects)); then call again
+    /// with the rest.
     /// A line cut by the end of `input` is kept internally until its newline arrives. In strict
     /// mode the first bad line is an error, and the decoder refuses further input.
     pub fn decode(&mut self, input: &[u8]) -> Result<usize, JsonlError> {
@@ -336,17 +369,31 @@ impl Decoder {
         result
     }
 
-    /// Validates the fields and appends the row. Nothing is appended unless every field is valid.
+    /// Validates the fields and appends the row, or queues an error record. Nothing is appended
+    /// unless every field is valid.
     #[inline]
     fn accept(&mut self, f: &Fields<'_>) -> Result<(), ErrorKind> {
-        let id = Id::parse(required(f.id, FIELD_NAMES[0])?).map_err(ErrorKind::BadId)?;
-        let action = required(f.action, FIELD_NAMES[1])?;
-        let created_at = timestamp(required(f.created_at, FIELD_NAMES[2])?, FIELD_NAMES[2])?;
-        let redacted_at = match f.redacted_at {
-            Slot::Missing | Slot::Null => None,
-            slot => Some(timestamp(required(slot, FIELD_NAMES[3])?, FIELD_NAMES[3])?),
+        if !matches!(f.error, Slot::Missing | Slot::Null) {
+            return self.error_record(f);
+        }
+        let id = Id::parse(required(f.id, name::ID)?).map_err(ErrorKind::BadId)?;
+        let action = required(f.action, name::ACTION)?;
+        let created_at = timestamp(required(f.created_at, name::CREATED_AT)?, name::CREATED_AT)?;
+        let redacted_at = optional_timestamp(f.redacted_at, name::REDACTED_AT)?;
+        let deleted_at = optional_timestamp(f.deleted_at, name::DELETED_AT)?;
+        // Deletion events carry `deleted_at` as the same instant as `redacted_at`. Two different
+        // instants would make either column a guess, so that is an error; `deleted_at` alone
+        // (or beside a `null` `redacted_at`) is the event's time and fills the column.
+        let redacted_at = match (redacted_at, deleted_at) {
+            (Some(r), Some(d)) if r != d => {
+                return Err(ErrorKind::DeletedAtMismatch {
+                    deleted_at: quote(slot_bytes(f.deleted_at)),
+                    redacted_at: quote(slot_bytes(f.redacted_at)),
+                });
+            }
+            (r, d) => r.or(d),
         };
-        let reason = required(f.reason, FIELD_NAMES[4])?;
+        let reason = required(f.reason, name::REASON)?;
 
         let action_key = if let Some(k) = self.columns.action_dict.known_key(action) {
             k
@@ -375,6 +422,33 @@ impl Decoder {
         Ok(())
     }
 
+    /// Queues an error record: a line with `error`, a string `id` (any string: it is the input
+    /// line the API could not read) and none of the event's fields.
+    #[cold]
+    fn error_record(&mut self, f: &Fields<'_>) -> Result<(), ErrorKind> {
+        let error = required(f.error, name::ERROR)?;
+        let id = required(f.id, name::ID)?;
+        // An event's fields beside `error` would leave it unclear whether the ID needs action;
+        // `null` values are how some serialisers write absent fields, so they are allowed.
+        for (slot, field) in [
+            (f.action, name::ACTION),
+            (f.reason, name::REASON),
+            (f.created_at, name::CREATED_AT),
+        ] {
+            if !matches!(slot, Slot::Missing | Slot::Null) {
+                return Err(ErrorKind::ErrorRecordWithEvent { field });
+            }
+        }
+        self.stats.error_records += 1;
+        self.error_records.push(ErrorRecord {
+            line: self.stats.lines,
+            offset: self.line_start,
+            id: utf8(id).to_owned(),
+            error: utf8(error).to_owned(),
+        });
+        Ok(())
+    }
+
     /// The batch being built, once it has `batch_size` rows.
     pub fn take_full_batch(&mut self) -> Option<RecordBatch> {
         (self.columns.len() >= self.options.batch_size).then(|| self.columns.take())
@@ -388,6 +462,12 @@ impl Decoder {
     /// The queued rejects (lenient mode), oldest first.
     pub fn drain_rejects(&mut self) -> std::vec::Drain<'_, Reject> {
         self.rejects.drain(..)
+    }
+
+    /// The queued error records, oldest first. Drain them whenever `decode` returns less than
+    /// it was given and after [`finish`](Self::finish), in strict and lenient mode alike.
+    pub fn drain_error_records(&mut self) -> std::vec::Drain<'_, ErrorRecord> {
+        self.error_records.drain(..)
     }
 
     /// Ends the input: decodes a last line that had no newline (reporting it as truncated when it
@@ -426,6 +506,23 @@ fn required<'a>(slot: Slot<'a>, field: &'static str) -> Result<&'a [u8], ErrorKi
 #[inline]
 fn timestamp(bytes: &[u8], field: &'static str) -> Result<i64, ErrorKind> {
     crate::time::parse_ms(bytes).map_err(|source| ErrorKind::BadTimestamp { field, source })
+}
+
+/// A timestamp field that may be absent or `null`.
+#[inline]
+fn optional_timestamp(slot: Slot<'_>, field: &'static str) -> Result<Option<i64>, ErrorKind> {
+    match slot {
+        Slot::Missing | Slot::Null => Ok(None),
+        slot => timestamp(required(slot, field)?, field).map(Some),
+    }
+}
+
+/// The bytes of a string field, for messages (empty for any other slot).
+fn slot_bytes(slot: Slot<'_>) -> &[u8] {
+    match slot {
+        Slot::Str(s) => s,
+        _ => b"",
+    }
 }
 
 /// Field values come from a JSON parser that validated UTF-8 (simd-json) or from the fast path,

@@ -57,7 +57,7 @@ pub enum ErrorKind {
     },
     /// `id` is not 1 to 19 digits up to `i64::MAX`.
     BadId(IdError),
-    /// `created_at` or `redacted_at` is not an RFC 3339 timestamp.
+    /// `created_at`, `deleted_at` or `redacted_at` is not an RFC 3339 timestamp.
     BadTimestamp {
         /// The field.
         field: &'static str,
@@ -68,6 +68,20 @@ pub enum ErrorKind {
     LineTooLong {
         /// The limit in bytes.
         limit: usize,
+    },
+    /// `deleted_at` and `redacted_at` are both present but name different instants; the API
+    /// documents them as equal, so which one holds would be a guess.
+    DeletedAtMismatch {
+        /// The `deleted_at` value, quoted.
+        deleted_at: String,
+        /// The `redacted_at` value, quoted.
+        redacted_at: String,
+    },
+    /// A line with `error` (an error record) also carries one of an event's fields, so whether
+    /// its ID needs action is unclear.
+    ErrorRecordWithEvent {
+        /// The event's field found beside `error`.
+        field: &'static str,
     },
 }
 
@@ -101,6 +115,17 @@ impl fmt::Display for ErrorKind {
             ErrorKind::LineTooLong { limit } => write!(
                 f,
                 "the line is longer than {limit} bytes, expected one short JSON object per line"
+            ),
+            ErrorKind::DeletedAtMismatch {
+                deleted_at,
+                redacted_at,
+            } => write!(
+                f,
+                "field `deleted_at` is `{deleted_at}` but `redacted_at` is `{redacted_at}`, expected the same instant"
+            ),
+            ErrorKind::ErrorRecordWithEvent { field } => write!(
+                f,
+                "an error record (with field `error`) also has field `{field}`, expected either an event or an error record"
             ),
         }
     }

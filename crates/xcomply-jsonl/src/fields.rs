@@ -1,4 +1,4 @@
-//! The five fields of a result line as raw bytes, and the hand-written parser for ordinary lines.
+//! The fields of a result line as raw bytes, and the hand-written parsers for ordinary lines.
 //!
 //! Both parsers (this one and the simd-json one in `decoder.rs`) produce [`Fields`]; one function
 //! then validates them, so the two paths cannot disagree on what a record means.
@@ -24,6 +24,10 @@ pub(crate) enum Slot<'a> {
 }
 
 /// The fields of a result object that the decoder reads; other keys are ignored.
+///
+/// `deleted_at` (deletion events since the 2026 cutover) and `error` (error records for input
+/// lines the API could not read) do not become columns: `deleted_at` is checked against and
+/// stands in for `redacted_at`, and a line with `error` is an error record, not a row.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub(crate) struct Fields<'a> {
     pub id: Slot<'a>,
@@ -31,21 +35,33 @@ pub(crate) struct Fields<'a> {
     pub created_at: Slot<'a>,
     pub redacted_at: Slot<'a>,
     pub reason: Slot<'a>,
+    pub deleted_at: Slot<'a>,
+    pub error: Slot<'a>,
 }
 
-/// The field names, in the order of the output columns.
-pub(crate) const FIELD_NAMES: [&str; 5] = ["id", "action", "created_at", "redacted_at", "reason"];
+/// The names of the fields the decoder reads, as they appear in messages.
+pub(crate) mod name {
+    pub(crate) const ID: &str = "id";
+    pub(crate) const ACTION: &str = "action";
+    pub(crate) const CREATED_AT: &str = "created_at";
+    pub(crate) const REDACTED_AT: &str = "redacted_at";
+    pub(crate) const REASON: &str = "reason";
+    pub(crate) const DELETED_AT: &str = "deleted_at";
+    pub(crate) const ERROR: &str = "error";
+}
 
 impl<'a> Fields<'a> {
     /// The slot a key fills, with the field's name, or `None` for a key the decoder ignores.
     #[inline]
     pub(crate) fn slot(&mut self, key: &[u8]) -> Option<(&mut Slot<'a>, &'static str)> {
         match key {
-            b"id" => Some((&mut self.id, FIELD_NAMES[0])),
-            b"action" => Some((&mut self.action, FIELD_NAMES[1])),
-            b"created_at" => Some((&mut self.created_at, FIELD_NAMES[2])),
-            b"redacted_at" => Some((&mut self.redacted_at, FIELD_NAMES[3])),
-            b"reason" => Some((&mut self.reason, FIELD_NAMES[4])),
+            b"id" => Some((&mut self.id, name::ID)),
+            b"action" => Some((&mut self.action, name::ACTION)),
+            b"created_at" => Some((&mut self.created_at, name::CREATED_AT)),
+            b"redacted_at" => Some((&mut self.redacted_at, name::REDACTED_AT)),
+            b"reason" => Some((&mut self.reason, name::REASON)),
+            b"deleted_at" => Some((&mut self.deleted_at, name::DELETED_AT)),
+            b"error" => Some((&mut self.error, name::ERROR)),
             _ => None,
         }
     }
@@ -134,8 +150,8 @@ fn plain(s: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// Parses a line in the API's own layout, `{"id":"…","action":"…","created_at":"…",
-/// "redacted_at":"…","reason":"…"}` without spaces (`redacted_at` optional), by matching the
-/// keys as fixed byte strings, at the start of `input`, which may hold more lines. Returns the
+/// "deleted_at":"…","redacted_at":"…","reason":"…"}` without spaces (`deleted_at` optional,
+/// `redacted_at` optional or `null`), by matching the keys as fixed byte strings, at the start of `input`, which may hold more lines. Returns the
 /// fields and the length of the line without its line end (`\n` or `\r\n`), which must follow
 /// the closing brace: finding the line's end this way saves a separate search for the newline.
 /// Any other line returns `None` and takes [`parse_fast`].
@@ -147,12 +163,20 @@ pub(crate) fn parse_usual(input: &[u8]) -> Option<(Fields<'_>, usize)> {
     let (action, rest) = plain(rest)?;
     let rest = rest.strip_prefix(b",\"created_at\":\"")?;
     let (created_at, rest) = plain(rest)?;
-    let (redacted_at, rest) = match rest.strip_prefix(b",\"redacted_at\":\"") {
+    let (deleted_at, rest) = match rest.strip_prefix(b",\"deleted_at\":\"") {
         Some(rest) => {
             let (value, rest) = plain(rest)?;
             (Slot::Str(value), rest)
         }
         None => (Slot::Missing, rest),
+    };
+    let (redacted_at, rest) = if let Some(rest) = rest.strip_prefix(b",\"redacted_at\":\"") {
+        let (value, rest) = plain(rest)?;
+        (Slot::Str(value), rest)
+    } else if let Some(rest) = rest.strip_prefix(b",\"redacted_at\":null") {
+        (Slot::Null, rest)
+    } else {
+        (Slot::Missing, rest)
     };
     let rest = rest.strip_prefix(b",\"reason\":\"")?;
     let (reason, rest) = plain(rest)?;
@@ -166,6 +190,8 @@ pub(crate) fn parse_usual(input: &[u8]) -> Option<(Fields<'_>, usize)> {
         created_at: Slot::Str(created_at),
         redacted_at,
         reason: Slot::Str(reason),
+        deleted_at,
+        error: Slot::Missing,
     };
     Some((fields, end + usize::from(rest[1] == b'\r')))
 }
@@ -242,6 +268,15 @@ mod tests {
             parse_fast(b" { \"id\" : \"1\" , \"redacted_at\" : null , \"extra\":\"e\"}\r").unwrap();
         assert_eq!(f.redacted_at, Slot::Null);
         assert_eq!(parse_fast(b"{}").unwrap(), Fields::default());
+        let f = parse_fast(br#"{"id": "not_a_valid_id", "error": "invalid_id"}"#).unwrap();
+        assert_eq!(
+            (f.id, f.error, f.action),
+            (
+                Slot::Str(b"not_a_valid_id"),
+                Slot::Str(b"invalid_id"),
+                Slot::Missing
+            )
+        );
     }
 
     /// The byte-at-a-time definition `plain` must match.
@@ -286,6 +321,27 @@ mod tests {
         let (fields, len) = parse_usual(&input).unwrap();
         assert_eq!(len, line.len() + 1, "the \\r belongs to the line");
         assert_eq!(Some(fields), parse_fast(line));
+        // The 2026 shapes: `deleted_at` before `redacted_at`, and `redacted_at` null.
+        let line = br#"{"id":"1","action":"delete","created_at":"x","deleted_at":"y","redacted_at":"y","reason":"deleted"}"#;
+        let mut input = line.to_vec();
+        input.push(b'\n');
+        let (fields, len) = parse_usual(&input).unwrap();
+        assert_eq!(len, line.len());
+        assert_eq!(Some(fields), parse_fast(line));
+        assert_eq!(
+            (fields.deleted_at, fields.redacted_at),
+            (Slot::Str(b"y"), Slot::Str(b"y"))
+        );
+        let line = br#"{"id":"1","action":"scrub_geo","created_at":"x","redacted_at":null,"reason":"geo_scrubbed"}"#;
+        let mut input = line.to_vec();
+        input.push(b'\n');
+        let (fields, len) = parse_usual(&input).unwrap();
+        assert_eq!(len, line.len());
+        assert_eq!(Some(fields), parse_fast(line));
+        assert_eq!(
+            (fields.deleted_at, fields.redacted_at),
+            (Slot::Missing, Slot::Null)
+        );
         for other in [
             &b"{\"id\": \"1\",\"action\":\"delete\",\"created_at\":\"x\",\"reason\":\"d\"}\n"[..],
             b"{\"action\":\"delete\",\"id\":\"1\",\"created_at\":\"x\",\"reason\":\"d\"}\n",
@@ -293,7 +349,10 @@ mod tests {
             b"{\"id\":\"1\",\"action\":\"delete\",\"created_at\":\"x\",\"reason\":\"d\"} \n",
             b"{\"id\":\"1\",\"action\":\"delete\",\"created_at\":\"x\",\"reason\":\"d\"}",
             b"{\"id\":\"1\",\"action\":\"delete\",\"created_at\":\"x\",\"reason\":\"d\"}\r",
-            b"{\"id\":\"1\",\"action\":\"delete\",\"created_at\":\"x\",\"redacted_at\":null,\"reason\":\"d\"}\n",
+            b"{\"id\":\"1\",\"action\":\"delete\",\"created_at\":\"x\",\"redacted_at\":nul,\"reason\":\"d\"}\n",
+            b"{\"id\":\"1\",\"action\":\"delete\",\"created_at\":\"x\",\"deleted_at\":null,\"reason\":\"d\"}\n",
+            b"{\"id\":\"1\",\"action\":\"delete\",\"created_at\":\"x\",\"redacted_at\":\"y\",\"deleted_at\":\"y\",\"reason\":\"d\"}\n",
+            b"{\"id\":\"x\",\"error\":\"invalid_id\"}\n",
             b"{\"id\":\"1\\u0031\",\"action\":\"delete\",\"created_at\":\"x\",\"reason\":\"d\"}\n",
         ] {
             assert_eq!(parse_usual(other), None, "{}", String::from_utf8_lossy(other));

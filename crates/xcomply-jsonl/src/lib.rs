@@ -9,6 +9,13 @@
 //! columns of the results Parquet file. Both timestamp shapes the API sends (`.000Z` and
 //! `+00:00`) are accepted.
 //!
+//! Results of the live API (since the September 2026 cutover) also carry `deleted_at` on deletion
+//! events: it must equal `redacted_at` when both are present (else the line is an error) and
+//! fills `redacted_at` when it is absent or `null`, so the columns stay the same. Input lines the
+//! API could not read come back as error records, `{"id": "<the line>", "error": "invalid_id"}`:
+//! they are not rows and not rejects, never fail strict mode, are counted in
+//! [`DecodeStats::error_records`] and are handed over by [`Decoder::drain_error_records`].
+//!
 //! It takes byte chunks of any size (not aligned to lines), tolerates blank lines, `\r\n`, a UTF-8
 //! BOM, a last line without newline and extra fields, and reports invalid JSON, missing fields,
 //! bad IDs and timestamps and a truncated last line with line number and byte offset. Strict
@@ -51,6 +58,7 @@ mod time;
 
 pub use columns::{UTC, decoded_schema};
 pub use decoder::{
-    DEFAULT_BATCH_SIZE, DEFAULT_MAX_LINE_BYTES, DecodeStats, Decoder, DecoderOptions, Reject,
+    DEFAULT_BATCH_SIZE, DEFAULT_MAX_LINE_BYTES, DecodeStats, Decoder, DecoderOptions, ErrorRecord,
+    Reject,
 };
 pub use error::{ErrorKind, JsonlError};

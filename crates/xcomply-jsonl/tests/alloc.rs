@@ -34,13 +34,15 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 /// `n` records in a mix of layouts: compact (fast path), spaced, escaped and with non-ASCII
-/// extra fields (simd-json path), both timestamp shapes, with and without `redacted_at`, blank
-/// lines and `\r\n`.
+/// extra fields (simd-json path), both timestamp shapes, with and without `redacted_at`, with
+/// `deleted_at` and with a `null` `redacted_at` (the 2026 shapes), blank lines and `\r\n`.
+/// Error records are left out: like rejects they are handed over as owned values, one per
+/// invalid input line.
 fn records(n: usize) -> Vec<u8> {
     let mut out = String::new();
     for i in 0..n {
         let id = 1_400_000_000_000_000_000u64 + i as u64 * 7919;
-        let _ = match i % 5 {
+        let _ = match i % 6 {
             0 => write!(
                 out,
                 r#"{{"id":"{id}","action":"delete","created_at":"2019-10-29T17:02:47.000Z","redacted_at":"2020-07-29T17:02:47.000Z","reason":"deleted"}}"#
@@ -57,9 +59,13 @@ fn records(n: usize) -> Vec<u8> {
                 out,
                 "{{\"id\":\"{id}\",\"action\":\"delete\",\"created_at\":\"2019-10-29T17:02:47.000Z\",\"reason\":\"scrub_geo\",\"n\":[1,2,3]}}\r\n"
             ),
+            4 => write!(
+                out,
+                r#"{{"id":"{id}","action":"scrub_geo","created_at":"2019-10-29T17:02:47.000Z","redacted_at":null,"reason":"geo_scrubbed"}}"#
+            ),
             _ => write!(
                 out,
-                r#"{{"id":"{id}","action":"delete","created_at":"2019-10-29T17:02:47.000Z","redacted_at":null,"reason":"deleted"}}"#
+                r#"{{"id":"{id}","action":"delete","created_at":"2019-10-29T17:02:47.000Z","deleted_at":"2020-07-29T17:02:47.000Z","redacted_at":"2020-07-29T17:02:47.000Z","reason":"deleted"}}"#
             ),
         };
         out.push('\n');

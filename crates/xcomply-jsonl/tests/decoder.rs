@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{Row, check, check_lenient, check_with, line};
-use xcomply_jsonl::{DecoderOptions, ErrorKind, JsonlError};
+use common::{Outcome, Row, check, check_lenient, check_with, line};
+use xcomply_jsonl::{DecoderOptions, ErrorKind, ErrorRecord, JsonlError};
 
 const T1: &str = "2019-10-29T17:02:47.000Z";
 const T1_MS: i64 = 1_572_368_567_000;
@@ -104,7 +104,7 @@ fn escapes_and_unicode_are_decoded() {
 fn unknown_actions_and_reasons_are_kept_verbatim_and_counted() {
     let input = format!(
         "{}\n{}\n{}\n",
-        r#"{"id":"1","action":"scrub_geo","created_at":"2019-10-29T17:02:47.000Z","reason":"geo"}"#,
+        r#"{"id":"1","action":"erase","created_at":"2019-10-29T17:02:47.000Z","reason":"geo"}"#,
         r#"{"id":"2","action":"delete","created_at":"2019-10-29T17:02:47.000Z","reason":"bounced"}"#,
         r#"{"id":"3","action":"delete","created_at":"2019-10-29T17:02:47.000Z","reason":"geo"}"#,
     );
@@ -113,7 +113,7 @@ fn unknown_actions_and_reasons_are_kept_verbatim_and_counted() {
     assert_eq!(
         out.rows,
         vec![
-            (1, "scrub_geo".into(), "geo".into(), T1_MS, None),
+            (1, "erase".into(), "geo".into(), T1_MS, None),
             row(2, "bounced", T1_MS, None),
             row(3, "geo", T1_MS, None),
         ]
@@ -344,4 +344,323 @@ fn empty_and_blank_inputs_give_no_rows() {
         assert!(out.rows.is_empty());
         assert_eq!(out.stats.records, 0);
     }
+}
+
+/// A row with any action.
+fn event(id: i64, action: &str, reason: &str, created: i64, redacted: Option<i64>) -> Row {
+    (id, action.into(), reason.into(), created, redacted)
+}
+
+fn error_record(line: u64, offset: usize, id: &str, error: &str) -> ErrorRecord {
+    ErrorRecord {
+        line,
+        offset: offset as u64,
+        id: id.into(),
+        error: error.into(),
+    }
+}
+
+/// The byte offset of the start of line `n` (1-based) of `input`.
+fn line_offset(input: &str, n: usize) -> usize {
+    input.split_inclusive('\n').take(n - 1).map(str::len).sum()
+}
+
+#[test]
+fn the_2026_post_results_decode() {
+    let input = fixture("x-2026-tweets.jsonl");
+    let out = check(&input);
+    assert_eq!(out.error, None);
+    assert_eq!(
+        out.rows,
+        vec![
+            row(1_265_324_480_517_361_664, "deleted", T1_MS, Some(T2_MS)),
+            row(1_263_926_741_774_581_761, "protected", T1_MS, Some(T2_MS)),
+            row(1_265_324_480_517_361_669, "suspended", T1_MS, Some(T2_MS)),
+            row(1_265_324_480_517_361_670, "deactivated", T1_MS, Some(T2_MS)),
+            event(
+                906_972_198_136_631_298,
+                "rehydrate",
+                "tweet_edited",
+                1_505_073_997_421,
+                Some(1_595_374_675_607)
+            ),
+            event(
+                1_265_324_480_517_361_671,
+                "scrub_geo",
+                "geo_scrubbed",
+                T1_MS,
+                Some(T2_MS)
+            ),
+            event(
+                1_265_324_480_517_361_672,
+                "scrub_geo",
+                "geo_scrubbed",
+                T1_MS,
+                None
+            ),
+        ]
+    );
+    let text = String::from_utf8(input).unwrap();
+    assert_eq!(
+        out.error_records,
+        [error_record(
+            8,
+            line_offset(&text, 8),
+            "not_a_valid_id",
+            "invalid_id"
+        )]
+    );
+    assert_eq!(out.stats.records, 7);
+    assert_eq!(out.stats.error_records, 1);
+    assert_eq!(out.stats.lines, 8);
+    assert_eq!(
+        (
+            out.stats.rejected,
+            out.stats.unknown_actions,
+            out.stats.unknown_reasons
+        ),
+        (0, 0, 0),
+        "the 2026 vocabulary is known"
+    );
+}
+
+#[test]
+fn the_2026_user_results_decode() {
+    let out = check(&fixture("x-2026-users.jsonl"));
+    assert_eq!(out.error, None);
+    assert_eq!(
+        out.rows,
+        vec![
+            row(1_234_567, "deactivated", U1_MS, Some(T2_MS)),
+            row(1_234_568, "protected", U1_MS, None),
+        ]
+    );
+    assert_eq!(out.stats.error_records, 1);
+    assert_eq!(out.error_records[0].id, "not_a_valid_id");
+}
+
+#[test]
+fn deleted_at_fills_a_missing_or_null_redacted_at_and_must_equal_a_present_one() {
+    let input = [
+        // `deleted_at` alone fills `redacted_at`, in both timestamp shapes.
+        format!(
+            r#"{{"id":"1","action":"delete","created_at":"{T1}","deleted_at":"{T2}","reason":"deleted"}}"#
+        ),
+        format!(
+            r#"{{"id":"2","action":"delete","created_at":"{U1}","deleted_at":"2020-07-29T17:02:47+00:00","reason":"deactivated"}}"#
+        ),
+        // Beside a `null` `redacted_at` too, and in any key order or spacing.
+        format!(
+            r#"{{"reason": "deleted", "redacted_at": null, "deleted_at": "{T2}", "id": "3", "created_at": "{T1}", "action": "delete"}}"#
+        ),
+        // Equal instants written in the two shapes agree.
+        format!(
+            r#"{{"id":"4","action":"delete","created_at":"{T1}","deleted_at":"2020-07-29T17:02:47+00:00","redacted_at":"{T2}","reason":"deleted"}}"#
+        ),
+        // A `null` `deleted_at` is as good as none.
+        format!(
+            r#"{{"id":"5","action":"delete","created_at":"{T1}","deleted_at":null,"redacted_at":null,"reason":"deleted"}}"#
+        ),
+        // A `redacted_at` of `null` alone keeps the row, without a time.
+        format!(
+            r#"{{"id":"6","action":"rehydrate","created_at":"{T1}","redacted_at":null,"reason":"tweet_edited"}}"#
+        ),
+    ]
+    .join("\n");
+    let out = check(input.as_bytes());
+    assert_eq!(out.error, None);
+    assert_eq!(
+        out.rows,
+        vec![
+            row(1, "deleted", T1_MS, Some(T2_MS)),
+            row(2, "deactivated", U1_MS, Some(T2_MS)),
+            row(3, "deleted", T1_MS, Some(T2_MS)),
+            row(4, "deleted", T1_MS, Some(T2_MS)),
+            row(5, "deleted", T1_MS, None),
+            event(6, "rehydrate", "tweet_edited", T1_MS, None),
+        ]
+    );
+}
+
+#[test]
+fn a_deleted_at_unlike_redacted_at_is_an_error() {
+    let err = error_of(format!(
+        r#"{{"id":"7","action":"delete","created_at":"{T1}","deleted_at":"{T1}","redacted_at":"{T2}","reason":"deleted"}}"#
+    ));
+    assert_eq!(
+        err.kind,
+        ErrorKind::DeletedAtMismatch {
+            deleted_at: T1.into(),
+            redacted_at: T2.into()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "line 3 (byte offset 90): field `deleted_at` is `{T1}` but `redacted_at` is `{T2}`, expected the same instant"
+        )
+    );
+    let err = error_of(format!(
+        r#"{{"id":"7","action":"delete","created_at":"{T1}","deleted_at":"soon","reason":"deleted"}}"#
+    ));
+    assert!(
+        matches!(
+            err.kind,
+            ErrorKind::BadTimestamp {
+                field: "deleted_at",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = error_of(format!(
+        r#"{{"id":"7","action":"delete","created_at":"{T1}","deleted_at":12,"reason":"deleted"}}"#
+    ));
+    assert_eq!(
+        err.kind,
+        ErrorKind::WrongType {
+            field: "deleted_at",
+            found: "a number"
+        }
+    );
+}
+
+/// Rows and error records mixed, with error records in every layout the parsers meet.
+fn mixed_error_records() -> (String, Vec<ErrorRecord>) {
+    let lines = [
+        line("1", "deleted", T1, Some(T2)),
+        // The reference's own example, spaces and all.
+        r#"{"id": "not_a_valid_id", "error": "invalid_id"}"#.to_owned(),
+        r#"{"id":"12a","error":"invalid_id"}"#.to_owned(),
+        // Some serialisers write absent fields as `null`.
+        r#"{"id":"","action":null,"reason":null,"created_at":null,"redacted_at":null,"error":"invalid_id"}"#
+            .to_owned(),
+        // The input line verbatim: escapes, non-ASCII, a key order of its own, an extra field.
+        r#"{"error":"invalid_id","note":{"x":1},"id":"  \"12\"\t caf\u00e9 ☕"}"#.to_owned(),
+        line("2", "protected", T1, None),
+        r#"{"id":"99999999999999999999","error":"id_too_large"}"#.to_owned(),
+        // `"error": null` is no error: this is an ordinary event.
+        format!(
+            r#"{{"id":"3","action":"delete","created_at":"{T1}","reason":"suspended","error":null}}"#
+        ),
+    ];
+    let input = lines.join("\n") + "\n";
+    let at = |n| line_offset(&input, n);
+    let expected = vec![
+        error_record(2, at(2), "not_a_valid_id", "invalid_id"),
+        error_record(3, at(3), "12a", "invalid_id"),
+        error_record(4, at(4), "", "invalid_id"),
+        error_record(5, at(5), "  \"12\"\t café ☕", "invalid_id"),
+        error_record(7, at(7), "99999999999999999999", "id_too_large"),
+    ];
+    (input, expected)
+}
+
+#[test]
+fn error_records_are_neither_rows_nor_rejects_and_never_fail_strict_mode() {
+    let (input, expected) = mixed_error_records();
+    let strict = check(input.as_bytes());
+    assert_eq!(strict.error, None);
+    assert_eq!(
+        strict.rows,
+        vec![
+            row(1, "deleted", T1_MS, Some(T2_MS)),
+            row(2, "protected", T1_MS, None),
+            row(3, "suspended", T1_MS, None),
+        ]
+    );
+    assert_eq!(strict.error_records, expected);
+    assert_eq!(strict.stats.error_records, 5);
+    assert_eq!(strict.stats.records, 3);
+    assert_eq!(strict.stats.lines, 8);
+    assert_eq!(strict.stats.rejected, 0);
+    let lenient = check_lenient(input.as_bytes());
+    assert_eq!(
+        lenient,
+        Outcome {
+            rejects: Vec::new(),
+            ..strict
+        }
+    );
+}
+
+#[test]
+fn error_records_before_a_strict_error_are_delivered() {
+    let input = format!(
+        "{}\n{}\n{}\n",
+        r#"{"id":"x","error":"invalid_id"}"#,
+        line("1", "deleted", T1, None),
+        "not json",
+    );
+    let out = check(input.as_bytes());
+    assert_eq!(out.error.map(|e| e.line), Some(3));
+    assert_eq!(out.error_records.len(), 1);
+    assert_eq!(out.rows.len(), 1);
+}
+
+#[test]
+fn malformed_error_records_are_errors() {
+    let err = error_of(r#"{"id":"7","error":"invalid_id","action":"delete"}"#);
+    assert_eq!(
+        err.kind,
+        ErrorKind::ErrorRecordWithEvent { field: "action" }
+    );
+    assert_eq!(
+        err.to_string(),
+        "line 3 (byte offset 90): an error record (with field `error`) also has field `action`, expected either an event or an error record"
+    );
+    let err = error_of(format!(
+        r#"{{"id":"7","action":"delete","created_at":"{T1}","reason":"deleted","error":"invalid_id"}}"#
+    ));
+    assert_eq!(
+        err.kind,
+        ErrorKind::ErrorRecordWithEvent { field: "action" }
+    );
+    let err = error_of(format!(
+        r#"{{"id":"7","created_at":"{T1}","error":"invalid_id"}}"#
+    ));
+    assert_eq!(
+        err.kind,
+        ErrorKind::ErrorRecordWithEvent {
+            field: "created_at"
+        }
+    );
+    let err = error_of(r#"{"error":"invalid_id"}"#);
+    assert_eq!(err.kind, ErrorKind::MissingField { field: "id" });
+    let err = error_of(r#"{"id":7,"error":"invalid_id"}"#);
+    assert_eq!(
+        err.kind,
+        ErrorKind::WrongType {
+            field: "id",
+            found: "a number"
+        }
+    );
+    let err = error_of(r#"{"id":"7","error":{"code":"invalid_id"}}"#);
+    assert_eq!(
+        err.kind,
+        ErrorKind::WrongType {
+            field: "error",
+            found: "an object"
+        }
+    );
+    let err = error_of(r#"{"id":"7","error":"a","error":"b"}"#);
+    assert_eq!(err.kind, ErrorKind::DuplicateField { field: "error" });
+}
+
+#[test]
+fn many_error_records_pause_the_decoder_until_drained() {
+    // More error records than the decoder queues at once, so `decode` must return early.
+    let input = format!(
+        "{}{}\n",
+        r#"{"id":"x","error":"invalid_id"}
+"#
+        .repeat(300),
+        line("1", "deleted", T1, None)
+    );
+    let out = check_with(input.as_bytes(), &DecoderOptions::default(), 4);
+    assert_eq!(out.error, None);
+    assert_eq!(out.stats.error_records, 300);
+    assert_eq!(out.error_records.len(), 300);
+    assert_eq!(out.error_records[299].line, 300);
+    assert_eq!(out.rows.len(), 1);
 }

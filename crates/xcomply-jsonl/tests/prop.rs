@@ -134,18 +134,43 @@ fn line() -> impl Strategy<Value = Line> {
                 "suspended",
                 "deactivated",
                 "scrub_geo",
+                "tweet_edited",
+                "geo_scrubbed",
             ]),
         ),
     );
+    // The 2026 fields: `deleted_at` (often a copy of `redacted_at`, as the API sends it) and
+    // `error`, whose lines are error records when they carry none of an event's fields.
+    let new = (
+        prop::option::weighted(0.3, (any::<bool>(), timestamp())),
+        prop::option::weighted(0.15, string_field(&["invalid_id"])),
+        any::<bool>(),
+    );
     let extra = prop::collection::vec(("x[a-z]{0,4}|\\PC{1,4}", string_field(&["v"])), 0..3);
-    (known, extra, any::<bool>(), any::<u64>(), any::<u64>()).prop_map(
-        |((id, action, created, redacted, reason), extra, spaced, escape_mask, order)| {
+    (known, new, extra, any::<bool>(), any::<u64>(), any::<u64>()).prop_map(
+        |(
+            (id, mut action, mut created, redacted, mut reason),
+            (deleted, error, bare),
+            extra,
+            spaced,
+            escape_mask,
+            order,
+        )| {
+            let deleted = deleted.map(|(copy, own)| match (&redacted, copy) {
+                (Some(r @ Gen::Str(_)), true) => r.clone(),
+                _ => own,
+            });
+            if error.is_some() && bare {
+                (action, created, reason) = (None, None, None);
+            }
             let mut fields: Vec<(String, Gen)> = [
                 ("id", id),
                 ("action", action),
                 ("created_at", created),
+                ("deleted_at", deleted),
                 ("redacted_at", redacted),
                 ("reason", reason),
+                ("error", error),
             ]
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
@@ -177,21 +202,54 @@ fn line() -> impl Strategy<Value = Line> {
     )
 }
 
+/// What a line decodes to.
+#[derive(Debug)]
+enum Expected {
+    Row(Row),
+    /// An error record's `id` and `error`.
+    ErrorRecord(String, String),
+    Reject,
+}
+
 /// What the line should decode to, computed from `serde_json`'s reading of it.
-fn expected(rendered: &str) -> Option<Row> {
+fn expected(rendered: &str) -> Expected {
     let value: Value = serde_json::from_str(rendered).expect("generated lines are valid JSON");
-    let object = value.as_object()?;
+    let Some(object) = value.as_object() else {
+        return Expected::Reject;
+    };
+    let absent = |k: &str| matches!(object.get(k), None | Some(Value::Null));
+    let string = |k: &str| object.get(k).and_then(Value::as_str);
+    if !absent("error") {
+        return match (string("id"), string("error")) {
+            (Some(id), Some(error))
+                if absent("action") && absent("reason") && absent("created_at") =>
+            {
+                Expected::ErrorRecord(id.to_owned(), error.to_owned())
+            }
+            _ => Expected::Reject,
+        };
+    }
+    event(object).map_or(Expected::Reject, Expected::Row)
+}
+
+/// The row of an event line, or `None` when the line must be rejected.
+fn event(object: &serde_json::Map<String, Value>) -> Option<Row> {
     let string = |k: &str| object.get(k).and_then(Value::as_str);
     let id = Id::parse(string("id")?.as_bytes()).ok()?.as_i64();
     let action = string("action")?.to_owned();
     let reason = string("reason")?.to_owned();
     let created = parse_timestamp_ms(string("created_at")?.as_bytes()).ok()?;
-    let redacted = match object.get("redacted_at") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(parse_timestamp_ms(s.as_bytes()).ok()?),
-        Some(_) => return None,
+    let optional = |k: &str| match object.get(k) {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => parse_timestamp_ms(s.as_bytes()).ok().map(Some),
+        Some(_) => None,
     };
-    Some((id, action, reason, created, redacted))
+    let redacted = optional("redacted_at")?;
+    let deleted = optional("deleted_at")?;
+    if redacted.is_some() && deleted.is_some() && redacted != deleted {
+        return None;
+    }
+    Some((id, action, reason, created, redacted.or(deleted)))
 }
 
 proptest! {
@@ -206,16 +264,24 @@ proptest! {
         let out = check_with(input.as_bytes(), &options, 4);
 
         let mut rows = Vec::new();
+        let mut error_records = Vec::new();
         let mut rejected_lines = Vec::new();
         for (n, line) in rendered.iter().enumerate() {
             match expected(line) {
-                Some(row) => rows.push(row),
-                None => rejected_lines.push(n as u64 + 1),
+                Expected::Row(row) => rows.push(row),
+                Expected::ErrorRecord(id, error) => error_records.push((n as u64 + 1, id, error)),
+                Expected::Reject => rejected_lines.push(n as u64 + 1),
             }
         }
         prop_assert_eq!(&out.rows, &rows, "input: {}", input);
         let got: Vec<u64> = out.rejects.iter().map(|r| r.error.line).collect();
         prop_assert_eq!(got, rejected_lines, "input: {}", input);
+        let got: Vec<(u64, String, String)> = out
+            .error_records
+            .iter()
+            .map(|e| (e.line, e.id.clone(), e.error.clone()))
+            .collect();
+        prop_assert_eq!(got, error_records, "input: {}", input);
         prop_assert_eq!(out.stats.records, rows.len() as u64);
     }
 }

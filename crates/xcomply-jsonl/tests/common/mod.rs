@@ -8,7 +8,7 @@ use arrow_array::types::Int32Type;
 use arrow_array::{
     Array, DictionaryArray, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
 };
-use xcomply_jsonl::{DecodeStats, Decoder, DecoderOptions, JsonlError, Reject};
+use xcomply_jsonl::{DecodeStats, Decoder, DecoderOptions, ErrorRecord, JsonlError, Reject};
 
 /// A decoded row: `id`, `action`, `reason`, `created_at`, `redacted_at`.
 pub type Row = (i64, String, String, i64, Option<i64>);
@@ -19,6 +19,8 @@ pub struct Outcome {
     pub rows: Vec<Row>,
     pub stats: DecodeStats,
     pub rejects: Vec<Reject>,
+    /// Error records (`{"id": …, "error": …}`), in order.
+    pub error_records: Vec<ErrorRecord>,
     pub error: Option<JsonlError>,
 }
 
@@ -71,6 +73,7 @@ pub fn run_chunks(input: &[u8], options: &DecoderOptions, cuts: &[usize]) -> Out
     let mut decoder = Decoder::new(*options);
     let mut rows = Vec::new();
     let mut rejects = Vec::new();
+    let mut error_records = Vec::new();
     let mut error = None;
     let mut start = 0;
     let ends = cuts.iter().copied().chain([input.len()]);
@@ -90,6 +93,7 @@ pub fn run_chunks(input: &[u8], options: &DecoderOptions, cuts: &[usize]) -> Out
                 rows.extend(rows_of(&batch));
             }
             rejects.extend(decoder.drain_rejects());
+            error_records.extend(decoder.drain_error_records());
             if off == chunk.len() {
                 break;
             }
@@ -104,6 +108,8 @@ pub fn run_chunks(input: &[u8], options: &DecoderOptions, cuts: &[usize]) -> Out
         }
         rejects.extend(decoder.drain_rejects());
     }
+    // Error records queued before a strict-mode error are delivered too, like its rows.
+    error_records.extend(decoder.drain_error_records());
     if error.is_some()
         && let Some(batch) = decoder.flush()
     {
@@ -119,6 +125,7 @@ pub fn run_chunks(input: &[u8], options: &DecoderOptions, cuts: &[usize]) -> Out
         rows,
         stats,
         rejects,
+        error_records,
         error,
     }
 }
