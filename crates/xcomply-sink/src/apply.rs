@@ -2,8 +2,13 @@
 //!
 //! Every dataset file is copied to the same relative path under the output directory (so hive
 //! partitions stay hive partitions) with the same Arrow schema, compression and row-group
-//! boundaries: rows with action `delete` are removed, and for rows with action `scrub_geo` the
-//! named geo columns are set to null. Files without manifest rows are copied byte for byte.
+//! boundaries: rows with action `delete` are removed, for rows with action `scrub_geo` the named
+//! geo columns are set to null (or, for a dataset without geo columns and
+//! [`ApplyOptions::no_geo_columns`], the rows are kept as they are), and rows with action
+//! `rehydrate` are kept unchanged and counted: refreshing an edited post needs the Posts lookup
+//! API, which is outside this crate (the join lists their IDs in `rehydrate-ids.txt`). A manifest
+//! holding any other action is refused: this version does not know what it asks. Files whose
+//! manifest rows change nothing are copied byte for byte.
 //!
 //! Files are streamed one batch at a time, one file per thread, so memory does not grow with file
 //! size. The copy is built in a hidden directory beside the output and renamed into place only
@@ -26,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::SinkError;
 use crate::dataset::{self, DatasetFile};
-use crate::join::{self, JoinSummary, SCRUB_GEO, SUMMARY_FILE};
+use crate::join::{self, DELETE, JoinSummary, REHYDRATE, SCRUB_GEO, SUMMARY_FILE};
 
 /// Rows per batch while copying: bounded memory for any row width that datasets have in practice
 /// (8 Ki rows of 1 KiB posts is 8 MiB per thread).
@@ -35,8 +40,13 @@ const COPY_BATCH_ROWS: usize = 8_192;
 /// Settings of an apply.
 #[derive(Clone, Debug, Default)]
 pub struct ApplyOptions {
-    /// Columns set to null in `scrub_geo` rows.
+    /// Columns set to null in `scrub_geo` rows. When empty, a manifest with `scrub_geo` rows is
+    /// refused unless [`no_geo_columns`](Self::no_geo_columns) is set.
     pub geo_columns: Vec<String>,
+    /// The dataset has no geo columns (`--geo-columns none`): `scrub_geo` rows are kept as they
+    /// are, and counted. Said explicitly, so that forgetting `--geo-columns` never leaves
+    /// location data in a copy that claims to be compliant.
+    pub no_geo_columns: bool,
     /// Copying threads; 0 means one per core.
     pub threads: usize,
 }
@@ -56,6 +66,14 @@ pub struct ApplySummary {
     pub rows_deleted: u64,
     /// Rows whose geo columns were nulled (action `scrub_geo`).
     pub rows_scrubbed: u64,
+    /// Rows kept unchanged because their post was edited (action `rehydrate`): their stored
+    /// copy is stale, and the join's `rehydrate-ids.txt` lists the posts to fetch again.
+    #[serde(default)]
+    pub rows_to_rehydrate: u64,
+    /// Rows with action `scrub_geo` kept as they are because the dataset has no geo columns
+    /// (`--geo-columns none`).
+    #[serde(default)]
+    pub rows_scrub_geo_kept: u64,
 }
 
 /// The manifest's edits of one file: sorted row positions.
@@ -63,6 +81,9 @@ pub struct ApplySummary {
 struct Edits {
     delete: Vec<i64>,
     scrub: Vec<i64>,
+    /// Rows the manifest names but the copy keeps unchanged (`rehydrate`, and `scrub_geo`
+    /// without geo columns): checked against the file like the others.
+    keep: Vec<i64>,
 }
 
 /// Applies the manifest in `manifest` (a `xcomply join` output directory or its manifest file)
@@ -88,25 +109,52 @@ pub fn apply_paths(
         path: manifest_file.clone(),
         message,
     };
+    if options.no_geo_columns && !options.geo_columns.is_empty() {
+        return Err(bad(format!(
+            "geo columns {:?} were named and also none; expected either the geo columns or none",
+            options.geo_columns
+        )));
+    }
     let mut edits: BTreeMap<String, Edits> = BTreeMap::new();
+    let (mut rehydrate, mut scrub_kept) = (0u64, 0u64);
+    let mut unknown: Option<(&join::ManifestRow, usize)> = None;
     for r in &rows {
         let e = edits.entry(r.file_path.clone()).or_default();
         match r.action.as_str() {
-            "delete" => e.delete.push(r.pos),
+            DELETE => e.delete.push(r.pos),
+            SCRUB_GEO if options.no_geo_columns => {
+                e.keep.push(r.pos);
+                scrub_kept += 1;
+            }
             SCRUB_GEO => e.scrub.push(r.pos),
-            other => {
-                return Err(bad(format!(
-                    "action {other:?} at {} row {}; expected \"delete\" or \"scrub_geo\"",
-                    r.file_path, r.pos
-                )));
+            REHYDRATE => {
+                e.keep.push(r.pos);
+                rehydrate += 1;
+            }
+            _ => {
+                let u = unknown.get_or_insert((r, 0));
+                u.1 += 1;
             }
         }
     }
+    // Every unknown row is counted before refusing, so that the message says how many there are.
+    if let Some((r, n)) = unknown {
+        return Err(bad(format!(
+            "{n} rows have an action this version does not know, the first {:?} at {} row {}; expected \"delete\", \"rehydrate\" or \"scrub_geo\" (a newer xcomply may know it; the rows are not guessed at)",
+            r.action, r.file_path, r.pos
+        )));
+    }
     for (path, e) in &mut edits {
-        for list in [&mut e.delete, &mut e.scrub] {
+        for list in [&mut e.delete, &mut e.scrub, &mut e.keep] {
             list.sort_unstable();
         }
-        let mut all: Vec<i64> = e.delete.iter().chain(&e.scrub).copied().collect();
+        let mut all: Vec<i64> = e
+            .delete
+            .iter()
+            .chain(&e.scrub)
+            .chain(&e.keep)
+            .copied()
+            .collect();
         all.sort_unstable();
         if let Some(dup) = all.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]) {
             return Err(bad(format!(
@@ -142,7 +190,7 @@ pub fn apply_paths(
     let scrubs: usize = edits.values().map(|e| e.scrub.len()).sum();
     if scrubs > 0 && options.geo_columns.is_empty() {
         return Err(bad(format!(
-            "has {scrubs} scrub_geo rows but no geo columns were named; expected --geo-columns (e.g. geo_lat,geo_lon,place_id)"
+            "has {scrubs} scrub_geo rows but no geo columns were named; expected --geo-columns (e.g. geo_lat,geo_lon,place_id), or --geo-columns none for a dataset without location data (the rows are then kept as they are)"
         )));
     }
 
@@ -310,7 +358,11 @@ pub fn apply_paths(
             .map(|h| h.join().expect("copy threads do not panic"))
             .collect()
     });
-    let mut summary = ApplySummary::default();
+    let mut summary = ApplySummary {
+        rows_to_rehydrate: rehydrate,
+        rows_scrub_geo_kept: scrub_kept,
+        ..ApplySummary::default()
+    };
     for r in results {
         for s in r? {
             summary.files += s.files;
@@ -407,6 +459,7 @@ fn copy_file(
         .last()
         .into_iter()
         .chain(edits.scrub.last())
+        .chain(edits.keep.last())
         .max()
         .filter(|&&p| p as u64 >= rows_in)
     {
@@ -546,6 +599,7 @@ mod tests {
         ApplyOptions {
             geo_columns: GEO_COLUMNS.iter().map(|s| (*s).to_owned()).collect(),
             threads: 2,
+            ..ApplyOptions::default()
         }
     }
 
@@ -656,11 +710,12 @@ mod tests {
         let manifest = read_manifest(&m).unwrap();
         let out = tmp.path().join("copy");
         let s = apply_paths(&m, std::slice::from_ref(&data), &out, &geo()).unwrap();
-        assert_eq!(
-            s.rows_deleted,
-            manifest.iter().filter(|r| r.action == "delete").count() as u64
-        );
-        assert!(s.rows_scrubbed > 0);
+        let count = |action: &str| manifest.iter().filter(|r| r.action == action).count() as u64;
+        assert_eq!(s.rows_deleted, count("delete"));
+        assert_eq!(s.rows_scrubbed, count("scrub_geo"));
+        assert_eq!(s.rows_to_rehydrate, count("rehydrate"));
+        assert!(s.rows_scrubbed > 0 && s.rows_to_rehydrate > 0);
+        assert_eq!(s.rows_scrub_geo_kept, 0);
         let before = read_all(&data);
         let after = read_all(&out);
         assert_eq!(
@@ -678,8 +733,10 @@ mod tests {
                     .map(|r| r.action.as_str())
                 {
                     Some("delete") => {}
-                    Some(_) => expected.push((id, true)),
-                    None => expected.push((id, lat_null)),
+                    Some("scrub_geo") => expected.push((id, true)),
+                    // An edited post stays as it is, geo data included.
+                    Some("rehydrate") | None => expected.push((id, lat_null)),
+                    Some(other) => panic!("unexpected action {other:?}"),
                 }
             }
             assert_eq!(after[rel], expected, "{}", rel.display());
@@ -792,5 +849,143 @@ mod tests {
             .filter(|n| n.to_string_lossy().starts_with(".xcomply"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn rehydrate_and_scrub_geo_rows_are_never_deleted() {
+        let spec = DatasetSpec {
+            files: 2,
+            rows_per_file: 1_500,
+            row_group_rows: 300,
+            authors: 300,
+            geo_rate: 0.5,
+            ..DatasetSpec::default()
+        };
+        // Posts only, so that no author deletion takes a row away from its post's event.
+        let (tmp, data, m) = joined(&spec, "data", 0.2, 0.0);
+        let manifest = read_manifest(&m).unwrap();
+        let kept: Vec<Option<i64>> = manifest
+            .iter()
+            .filter(|r| r.action != "delete")
+            .map(|r| r.id)
+            .collect();
+        assert!(kept.len() > 50, "{}", kept.len());
+        for (name, options) in [
+            ("c1", geo()),
+            (
+                "c2",
+                ApplyOptions {
+                    no_geo_columns: true,
+                    threads: 1,
+                    ..ApplyOptions::default()
+                },
+            ),
+        ] {
+            let out = tmp.path().join(name);
+            let s = apply_paths(&m, std::slice::from_ref(&data), &out, &options).unwrap();
+            assert_eq!(s.rows_in - s.rows_out, s.rows_deleted);
+            let ids: std::collections::BTreeSet<Option<i64>> = read_all(&out)
+                .into_values()
+                .flatten()
+                .map(|(id, _)| id)
+                .collect();
+            assert!(kept.iter().all(|id| ids.contains(id)), "{name}");
+        }
+    }
+
+    #[test]
+    fn geo_columns_none_keeps_scrub_geo_rows_as_they_are_and_says_so() {
+        let spec = DatasetSpec {
+            files: 1,
+            rows_per_file: 2_000,
+            row_group_rows: 500,
+            geo_rate: 1.0,
+            ..DatasetSpec::default()
+        };
+        let (tmp, data, m) = joined(&spec, "data", 0.2, 0.0);
+        let scrubs = read_manifest(&m)
+            .unwrap()
+            .iter()
+            .filter(|r| r.action == "scrub_geo")
+            .count() as u64;
+        assert!(scrubs > 0);
+        let none = ApplyOptions {
+            no_geo_columns: true,
+            ..ApplyOptions::default()
+        };
+        let out = tmp.path().join("copy");
+        let s = apply_paths(&m, std::slice::from_ref(&data), &out, &none).unwrap();
+        assert_eq!((s.rows_scrubbed, s.rows_scrub_geo_kept), (0, scrubs));
+        // Every row of the copy still has its geo data: nothing was nulled.
+        assert!(
+            read_all(&out)
+                .values()
+                .flatten()
+                .all(|&(_, lat_null)| !lat_null)
+        );
+
+        // Naming geo columns and none at once is a contradiction.
+        let both = ApplyOptions {
+            geo_columns: vec!["geo_lat".into()],
+            no_geo_columns: true,
+            ..ApplyOptions::default()
+        };
+        let err = apply_paths(
+            &m,
+            std::slice::from_ref(&data),
+            &tmp.path().join("c2"),
+            &both,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("expected either the geo columns or none"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_action_is_refused_with_its_count_and_first_row() {
+        let spec = DatasetSpec {
+            files: 1,
+            rows_per_file: 1_000,
+            row_group_rows: 250,
+            ..DatasetSpec::default()
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("d");
+        synth::generate_dataset(&data, &spec).unwrap();
+        let mut flags = synth::flag_sample(&spec, 0.1, 0.0);
+        for f in flags.posts.iter_mut().filter(|f| f.action == "scrub_geo") {
+            f.action = "geo_blur";
+        }
+        synth::write_results(&tmp.path().join("r"), &flags).unwrap();
+        let m = tmp.path().join("m");
+        join_paths(
+            std::slice::from_ref(&data),
+            &tmp.path().join("r"),
+            &m,
+            &JoinOptions::default(),
+        )
+        .unwrap();
+        let manifest = read_manifest(&m).unwrap();
+        let first = manifest.iter().find(|r| r.action == "geo_blur").unwrap();
+        let n = manifest.iter().filter(|r| r.action == "geo_blur").count();
+        let err = apply_paths(
+            &m,
+            std::slice::from_ref(&data),
+            &tmp.path().join("c"),
+            &geo(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(&format!(
+                "{n} rows have an action this version does not know, the first \"geo_blur\" at {} row {}",
+                first.file_path, first.pos
+            )),
+            "{err}"
+        );
+        assert!(!tmp.path().join("c").exists());
     }
 }

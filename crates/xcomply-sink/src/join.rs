@@ -1,8 +1,10 @@
-//! The join: compliance results against a Parquet dataset, into a delete manifest.
+//! The join: compliance results against a Parquet dataset, into a manifest of what to do.
 //!
 //! Post results match the dataset's post ID column and user results its author ID column. The
 //! manifest has one row per affected dataset row, sorted by (`file_path`, `pos`), in the schema of
-//! [`manifest_schema`], written to `manifest.parquet` with a `summary.json` beside it.
+//! [`manifest_schema`], written to `manifest.parquet` with a `summary.json` and a
+//! `rehydrate-ids.txt` beside it. Each row's `action` (`delete`, `rehydrate`, `scrub_geo`, or an
+//! unknown action verbatim) follows the rule of [`ManifestAction`].
 //!
 //! How it stays fast and small:
 //! - only the two ID columns are read (a projection), whatever else the dataset holds;
@@ -62,8 +64,119 @@ const READ_BATCH_ROWS: usize = 65_536;
 /// file is the same whatever the thread timing.
 const MANIFEST_BATCH_ROWS: usize = 65_536;
 
-/// The reason that, alone, means "scrub the geo data" instead of "delete".
+/// File name of the list of post IDs to fetch again (the manifest's `rehydrate` rows), beside the
+/// manifest: ascending, unique, one decimal ID per line, ready for the Posts lookup endpoint or
+/// `twarc2 hydrate`. Every join writes it, empty when there is nothing to rehydrate, so that a
+/// list left by an earlier join into the same directory never outlives its manifest.
+pub const REHYDRATE_IDS_FILE: &str = "rehydrate-ids.txt";
+
+/// The manifest action (and results action) that removes the row.
+pub const DELETE: &str = "delete";
+/// The manifest action (and results action, since September 2026) of an edited post: the stored
+/// copy is stale and is fetched again; the row itself stays.
+pub const REHYDRATE: &str = "rehydrate";
+/// The manifest action of a post whose location data must go: the geo columns are nulled. In
+/// results it is an action since September 2026 and, before, a reason of the `delete` action.
 pub const SCRUB_GEO: &str = "scrub_geo";
+
+/// What one results event, and then one manifest row, asks for. This is the one home of the
+/// manifest's action rule; the scripts in `scripts/duckdb` and `scripts/spark` restate it and are
+/// checked against it.
+///
+/// The rank is `delete` > unknown > `rehydrate` > `scrub_geo` (the variants' order, which
+/// [`Ord`] follows). X sends one event per ID and, when several
+/// apply, `delete` wins over `rehydrate`, which wins over `scrub_geo`; the join folds duplicate
+/// events of an ID (several results files, or several jobs over the same IDs) with that
+/// priority, and decides a dataset row from its post's and its author's folded events:
+/// - `delete` when the post or the author has a `delete` event;
+/// - otherwise the post's event: `rehydrate`, `scrub_geo`, or an unknown action.
+///
+/// An action this version does not know is kept verbatim in the manifest, never turned into
+/// `delete` (which could remove a row X only wanted refreshed) nor dropped (which would keep a row
+/// X wanted changed, without a word): `xcomply apply` refuses a manifest holding one, naming it.
+/// It ranks above `rehydrate` and `scrub_geo` because it may ask for more than a refresh or a
+/// geo scrub, and masking it by a milder known action would hide it; `delete` still outranks
+/// it, since removing the row is the most any action can ask. The fold ranks two unknown actions
+/// of one ID by name, so that it is the same whatever order the results files come in.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
+pub enum ManifestAction {
+    /// Null the row's geo columns (results action `scrub_geo`, or before the cutover action
+    /// `delete` with reason `scrub_geo`).
+    ScrubGeo,
+    /// Keep the row; its post is fetched again (results action `rehydrate`).
+    Rehydrate,
+    /// An action this version does not know: the index of its name in the join's string table.
+    Unknown(u16),
+    /// Remove the row (results action `delete`).
+    Delete,
+}
+
+impl ManifestAction {
+    /// The action of one results event, from its interned `action` and `reason` (indices into
+    /// `strings`). `action` is `None` when the results file has no `action` column (files of
+    /// other writers, older than the cutover's vocabulary): such an event is a `delete`, as
+    /// every event was before September 2026. A legacy `delete` whose reason is `scrub_geo`
+    /// asks only for the post's geo data to go.
+    ///
+    /// `users` results carry only `delete` (X's §4 table); any other action on a user is an
+    /// error (the message is returned), since its meaning for the user's rows cannot be guessed:
+    /// dropping it would silently keep rows, applying it to the posts would invent a rule.
+    fn of_event(
+        strings: &[String],
+        action: Option<u16>,
+        reason: u16,
+        is_user: bool,
+    ) -> Result<ManifestAction, String> {
+        let name = action.map_or(DELETE, |a| strings[a as usize].as_str());
+        match name {
+            DELETE if !is_user && strings[reason as usize] == SCRUB_GEO => {
+                Ok(ManifestAction::ScrubGeo)
+            }
+            DELETE => Ok(ManifestAction::Delete),
+            other if is_user => Err(format!(
+                "action {other:?} on a user; expected \"delete\", the only action of `users` results"
+            )),
+            REHYDRATE => Ok(ManifestAction::Rehydrate),
+            SCRUB_GEO => Ok(ManifestAction::ScrubGeo),
+            _ => Ok(ManifestAction::Unknown(
+                action.expect("a missing action is delete"),
+            )),
+        }
+    }
+
+    /// The action of a dataset row from its post's and its author's folded events: the stronger
+    /// of the two, which makes an author's `delete` win over anything the post has. (Authors
+    /// only have `delete` events, so two unknown actions are never compared here.)
+    pub fn for_row(
+        post: Option<ManifestAction>,
+        author: Option<ManifestAction>,
+    ) -> Option<ManifestAction> {
+        post.max(author)
+    }
+
+    /// The name written in the manifest's `action` column; `strings` resolves unknown names.
+    pub fn name(self, strings: &[String]) -> &str {
+        match self {
+            ManifestAction::Delete => DELETE,
+            ManifestAction::Rehydrate => REHYDRATE,
+            ManifestAction::ScrubGeo => SCRUB_GEO,
+            ManifestAction::Unknown(i) => &strings[i as usize],
+        }
+    }
+
+    /// The rank of the fold as one integer, strongest first when sorted ascending: the variant,
+    /// then for unknown actions the rank of their name (`order`, the alphabetical position of
+    /// each interned string).
+    fn fold_key(self, order: &[u16]) -> u32 {
+        let (variant, name) = match self {
+            ManifestAction::Delete => (0, 0),
+            ManifestAction::Unknown(i) => (1, u32::from(order[i as usize])),
+            ManifestAction::Rehydrate => (2, 0),
+            ManifestAction::ScrubGeo => (3, 0),
+        };
+        variant << 16 | name
+    }
+}
 
 /// The Arrow schema of the manifest.
 pub fn manifest_schema() -> SchemaRef {
@@ -118,9 +231,10 @@ impl Default for JoinOptions {
     }
 }
 
-/// Why an ID is flagged.
+/// Why an ID is flagged: its folded event.
 #[derive(Clone, Copy, Debug)]
 struct FlagInfo {
+    action: ManifestAction,
     reason: u16,
     redacted_at: Option<i64>,
 }
@@ -132,7 +246,8 @@ pub struct Flagged {
     post_info: Vec<FlagInfo>,
     users: IdSet,
     user_info: Vec<FlagInfo>,
-    reasons: Vec<String>,
+    /// Interned actions and reasons, which [`FlagInfo`] points into.
+    strings: Vec<String>,
     files: Vec<String>,
     /// Subdirectories of the results directory that hold Parquet files, which are not read.
     nested: Vec<String>,
@@ -159,60 +274,50 @@ impl Flagged {
     pub fn nested_dirs(&self) -> &[String] {
         &self.nested
     }
-
-    /// Builds the flagged set from `(id, is_user, reason, redacted_at)` records, as read from
-    /// results files. When an ID is flagged more than once, a reason other than `scrub_geo`
-    /// wins (the post must go, not only its geo data), then the alphabetically first reason,
-    /// and the latest `redacted_at` is kept.
-    pub fn from_records<'a>(
-        records: impl IntoIterator<Item = (i64, bool, &'a str, Option<i64>)>,
-    ) -> Flagged {
-        let mut reasons: Vec<String> = Vec::new();
-        let mut posts = Vec::new();
-        let mut users = Vec::new();
-        for (id, is_user, reason, redacted) in records {
-            let r = intern(&mut reasons, reason);
-            if is_user { &mut users } else { &mut posts }.push((id, r, redacted));
-        }
-        let (posts, post_info) = fold(posts, &reasons);
-        let (users, user_info) = fold(users, &reasons);
-        Flagged {
-            posts,
-            post_info,
-            users,
-            user_info,
-            reasons,
-            files: Vec::new(),
-            nested: Vec::new(),
-        }
-    }
 }
 
-fn intern(reasons: &mut Vec<String>, reason: &str) -> u16 {
-    if let Some(i) = reasons.iter().position(|r| r == reason) {
+fn intern(strings: &mut Vec<String>, s: &str) -> u16 {
+    if let Some(i) = strings.iter().position(|r| r == s) {
         return i as u16;
     }
-    reasons.push(reason.to_owned());
-    (reasons.len() - 1) as u16
+    strings.push(s.to_owned());
+    (strings.len() - 1) as u16
 }
 
-fn fold(mut records: Vec<(i64, u16, Option<i64>)>, reasons: &[String]) -> (IdSet, Vec<FlagInfo>) {
-    let rank = |r: u16| {
+/// One results event, interned: (ID, action, reason, `redacted_at`).
+type Event = (i64, ManifestAction, u16, Option<i64>);
+
+/// Folds the events of each ID into one: the strongest action ([`ManifestAction`]'s rank), then
+/// the alphabetically first reason among the events of that action, and the latest
+/// `redacted_at` among them (an event of a weaker action says nothing of when the winning one
+/// happened).
+fn fold(mut events: Vec<Event>, strings: &[String]) -> (IdSet, Vec<FlagInfo>) {
+    // Each string's alphabetical rank, so that the sort compares integers, not strings.
+    let mut by_name: Vec<u16> = (0..strings.len() as u16).collect();
+    by_name.sort_unstable_by_key(|&i| strings[i as usize].as_str());
+    let mut order = vec![0u16; strings.len()];
+    for (rank, &i) in by_name.iter().enumerate() {
+        order[i as usize] = rank as u16;
+    }
+    let key = |e: &Event| {
         (
-            reasons[r as usize] == SCRUB_GEO,
-            reasons[r as usize].as_str(),
+            e.0,
+            u64::from(e.1.fold_key(&order)) << 16 | u64::from(order[e.2 as usize]),
         )
     };
-    records.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| rank(a.1).cmp(&rank(b.1))));
-    let mut ids = Vec::with_capacity(records.len());
-    let mut info: Vec<FlagInfo> = Vec::with_capacity(records.len());
-    for (id, reason, redacted) in records {
+    events.sort_unstable_by_key(key);
+    let mut ids = Vec::with_capacity(events.len());
+    let mut info: Vec<FlagInfo> = Vec::with_capacity(events.len());
+    for (id, action, reason, redacted) in events {
         if ids.last() == Some(&id) {
             let last = info.last_mut().expect("info parallels ids");
-            last.redacted_at = last.redacted_at.max(redacted);
+            if last.action == action {
+                last.redacted_at = last.redacted_at.max(redacted);
+            }
         } else {
             ids.push(id);
             info.push(FlagInfo {
+                action,
                 reason,
                 redacted_at: redacted,
             });
@@ -223,9 +328,10 @@ fn fold(mut records: Vec<(i64, u16, Option<i64>)>, reasons: &[String]) -> (IdSet
     (set, info)
 }
 
-/// Reads every results Parquet file (`*.parquet`, not hidden) in `dir`: columns `id`, `reason`,
-/// `redacted_at` and `job_type` (`tweets` or `users`; when the column is absent, the file name
-/// must start with `tweets` or `users`).
+/// Reads every results Parquet file (`*.parquet`, not hidden) in `dir`: columns `id`, `action`
+/// (when absent, every event is a `delete`: see [`ManifestAction`]), `reason`, `redacted_at` and
+/// `job_type` (`tweets` or `users`; when the column is absent, the file name must start with
+/// `tweets` or `users`).
 pub fn load_results(dir: &Path) -> Result<Flagged, SinkError> {
     let io = |source| SinkError::Io {
         path: dir.to_path_buf(),
@@ -257,32 +363,30 @@ pub fn load_results(dir: &Path) -> Result<Flagged, SinkError> {
     nested.sort();
     paths.retain(|p| is_results_file(p));
     paths.sort();
-    let mut reasons: Vec<String> = Vec::new();
+    let mut strings: Vec<String> = Vec::new();
     let mut posts = Vec::new();
     let mut users = Vec::new();
     for path in &paths {
-        read_results_file(path, &mut reasons, &mut posts, &mut users)?;
+        read_results_file(path, &mut strings, &mut posts, &mut users)?;
     }
-    let (post_set, post_info) = fold(posts, &reasons);
-    let (user_set, user_info) = fold(users, &reasons);
+    let (post_set, post_info) = fold(posts, &strings);
+    let (user_set, user_info) = fold(users, &strings);
     Ok(Flagged {
         posts: post_set,
         post_info,
         users: user_set,
         user_info,
-        reasons,
+        strings,
         files: paths.iter().map(|p| p.display().to_string()).collect(),
         nested,
     })
 }
 
-type Records = Vec<(i64, u16, Option<i64>)>;
-
 fn read_results_file(
     path: &Path,
-    reasons: &mut Vec<String>,
-    posts: &mut Records,
-    users: &mut Records,
+    strings: &mut Vec<String>,
+    posts: &mut Vec<Event>,
+    users: &mut Vec<Event>,
 ) -> Result<(), SinkError> {
     let pq = |source| SinkError::Parquet {
         path: path.to_path_buf(),
@@ -309,6 +413,8 @@ fn read_results_file(
             "column `reason` not found; expected a results file written by `xcomply decode`".into(),
         )
     })?;
+    // Results of other writers may predate the `action` column; their events are all `delete`.
+    let action_col = index("action");
     let redacted_col = index("redacted_at");
     let type_col = index("job_type");
     let name = path
@@ -327,13 +433,21 @@ fn read_results_file(
             "no `job_type` column and the file name does not start with `tweets` or `users`".into(),
         ));
     }
-    let roots: Vec<usize> = [Some(id_col), Some(reason_col), redacted_col, type_col]
-        .into_iter()
-        .flatten()
-        .collect();
+    let roots: Vec<usize> = [
+        Some(id_col),
+        action_col,
+        Some(reason_col),
+        redacted_col,
+        type_col,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let reader = builder.with_projection(mask).build().map_err(pq)?;
     let mut tmp_types: Vec<String> = Vec::new();
+    // Rows of the file before this batch, so that errors name the row in the file.
+    let mut first_row = 0usize;
     for batch in reader {
         let batch = batch.map_err(|source| SinkError::Arrow {
             path: path.to_path_buf(),
@@ -347,7 +461,16 @@ fn read_results_file(
                 ))
             },
         )?;
-        let reason = interned(batch.column_by_name("reason").expect("projected"), reasons)
+        let action = match batch.column_by_name("action") {
+            Some(c) => Some(interned(c, strings).ok_or_else(|| {
+                schema_err(format!(
+                    "column `action` has type {}; expected a string",
+                    c.data_type()
+                ))
+            })?),
+            None => None,
+        };
+        let reason = interned(batch.column_by_name("reason").expect("projected"), strings)
             .ok_or_else(|| {
                 schema_err(format!(
                     "column `reason` has type {}; expected a string",
@@ -376,15 +499,24 @@ fn read_results_file(
             None => None,
         };
         for i in 0..batch.num_rows() {
+            let row = first_row + i;
             let Some(id) = ids.get(i) else {
                 return Err(schema_err(format!(
-                    "row {i} of a batch has a null or invalid `id`; results IDs are never null"
+                    "row {row} has a null or invalid `id`; results IDs are never null"
                 )));
             };
             let Some(r) = reason[i] else {
                 return Err(schema_err(format!(
-                    "row {i} of a batch has a null `reason`; expected a reason such as \"deleted\""
+                    "row {row} has a null `reason`; expected a reason such as \"deleted\""
                 )));
+            };
+            let a = match &action {
+                Some(a) => Some(a[i].ok_or_else(|| {
+                    schema_err(format!(
+                        "row {row} has a null `action`; expected an action such as \"delete\""
+                    ))
+                })?),
+                None => None,
             };
             let is_user = match types.as_ref().and_then(|t| t[i]) {
                 Some(t) => match tmp_types[t as usize].as_str() {
@@ -400,9 +532,12 @@ fn read_results_file(
                     schema_err("null `job_type`; expected \"tweets\" or \"users\"".into())
                 })?,
             };
+            let event = ManifestAction::of_event(strings, a, r, is_user)
+                .map_err(|e| schema_err(format!("row {row} (ID {id}): {e}")))?;
             let red = redacted.and_then(|a| a.is_valid(i).then(|| a.value(i)));
-            if is_user { &mut *users } else { &mut *posts }.push((id, r, red));
+            if is_user { &mut *users } else { &mut *posts }.push((id, event, r, red));
         }
+        first_row += batch.num_rows();
     }
     Ok(())
 }
@@ -460,6 +595,18 @@ pub struct JoinSummary {
     pub delete_rows: u64,
     /// Manifest rows with action `scrub_geo`.
     pub scrub_geo_rows: u64,
+    /// Manifest rows with action `rehydrate` (absent, so 0, in summaries written before it).
+    #[serde(default)]
+    pub rehydrate_rows: u64,
+    /// Manifest rows per action, every action of the manifest by name, including actions this
+    /// version does not know (which `xcomply apply` refuses); the counts sum to
+    /// `manifest_rows`.
+    #[serde(default)]
+    pub actions: BTreeMap<String, u64>,
+    /// Lines of `rehydrate-ids.txt`: the distinct post IDs of the `rehydrate` rows. The file is
+    /// written by every join, empty when this is 0.
+    #[serde(default)]
+    pub rehydrate_ids: u64,
     /// Manifest rows per post reason.
     pub tweet_reasons: BTreeMap<String, u64>,
     /// Manifest rows per user reason.
@@ -470,6 +617,11 @@ pub struct JoinSummary {
     pub skipped_files: Vec<SkippedFile>,
     /// Per dataset file joined.
     pub files: Vec<FileSummary>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A dataset file skipped by a lenient join.
@@ -498,6 +650,12 @@ pub struct FileSummary {
     pub delete_rows: u64,
     /// Of which `scrub_geo`.
     pub scrub_geo_rows: u64,
+    /// Of which `rehydrate`.
+    #[serde(default)]
+    pub rehydrate_rows: u64,
+    /// Of which an action this version does not know.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other_rows: u64,
     /// The file as the join read it (size and modification time), so that `apply` can refuse a
     /// file rewritten since: the manifest's row positions would name other rows. Absent in
     /// summaries written before it was recorded.
@@ -531,16 +689,22 @@ pub fn join_paths(
 /// place; a leftover of an interrupted join still marks the directory as a manifest directory.
 const TEMP_PREFIX: &str = ".xcomply-join-";
 
+/// Whether `name` is a file a join writes in its output directory (or a leftover temporary file
+/// of one).
+fn is_join_output(name: &str) -> bool {
+    name == MANIFEST_FILE
+        || name == SUMMARY_FILE
+        || name == REHYDRATE_IDS_FILE
+        || name.starts_with(TEMP_PREFIX)
+}
+
 /// Whether `out` is a previous manifest directory: it holds only `manifest.parquet`,
-/// `summary.json` and leftover temporary files of a join.
+/// `summary.json`, `rehydrate-ids.txt` and leftover temporary files of a join.
 pub fn is_manifest_dir(out: &Path) -> bool {
     std::fs::read_dir(out).is_ok_and(|entries| {
-        entries.flatten().all(|e| {
-            let name = e.file_name();
-            name == MANIFEST_FILE
-                || name == SUMMARY_FILE
-                || name.to_string_lossy().starts_with(TEMP_PREFIX)
-        })
+        entries
+            .flatten()
+            .all(|e| is_join_output(&e.file_name().to_string_lossy()))
     })
 }
 
@@ -574,7 +738,7 @@ pub fn check_output(out: &Path, dataset_inputs: &[PathBuf], force: bool) -> Resu
             })?
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n != MANIFEST_FILE && n != SUMMARY_FILE && !n.starts_with(TEMP_PREFIX))
+            .filter(|n| !is_join_output(n))
             .collect();
         foreign.sort();
         return Err(refuse(format!(
@@ -619,7 +783,8 @@ struct TaskOut {
 }
 
 /// Joins `flagged` against the dataset files into `out/manifest.parquet` and `out/summary.json`
-/// (the directory is created if needed; both files are replaced atomically).
+/// and `out/rehydrate-ids.txt` (the directory is created if needed; the three files are replaced
+/// atomically, the summary last).
 pub fn join(
     files: &[DatasetFile],
     flagged: &Flagged,
@@ -680,6 +845,7 @@ pub fn join(
             source,
         })?,
         &manifest_path,
+        flagged.strings.len(),
     )?;
 
     // Workers take tasks in order, never more than `window` ahead of the writer.
@@ -736,7 +902,7 @@ pub fn join(
         r
     });
     result?;
-    writer.finish()?;
+    let tallies = writer.finish()?;
     tmp.as_file_mut()
         .sync_all()
         .map_err(|source| SinkError::Io {
@@ -747,6 +913,41 @@ pub fn join(
         path: manifest_path.clone(),
         source: e.error,
     })?;
+    let mut ids = tallies.rehydrate;
+    ids.sort_unstable();
+    ids.dedup();
+    // 20 bytes a line: 19 digits at most and the newline.
+    let mut text = Vec::with_capacity(ids.len() * 20);
+    for id in &ids {
+        writeln!(text, "{id}").expect("writing to a Vec cannot fail");
+    }
+    write_atomic(&out.join(REHYDRATE_IDS_FILE), &text)?;
+    summary.rehydrate_ids = ids.len() as u64;
+    for (i, counts) in tallies.reasons.iter().enumerate() {
+        let name = &flagged.strings[i];
+        for (n, map) in [
+            (counts[0], &mut summary.tweet_reasons),
+            (counts[1], &mut summary.user_reasons),
+        ] {
+            if n > 0 {
+                map.insert(name.clone(), n);
+            }
+        }
+    }
+    for (name, n) in [
+        (DELETE, summary.delete_rows),
+        (REHYDRATE, summary.rehydrate_rows),
+        (SCRUB_GEO, summary.scrub_geo_rows),
+    ] {
+        if n > 0 {
+            summary.actions.insert(name.to_owned(), n);
+        }
+    }
+    for (i, &n) in tallies.unknown.iter().enumerate() {
+        if n > 0 {
+            summary.actions.insert(flagged.strings[i].clone(), n);
+        }
+    }
     let json = serde_json::to_vec_pretty(&summary).expect("the summary serialises");
     write_atomic(&out.join(SUMMARY_FILE), &json)?;
     Ok(summary)
@@ -1108,10 +1309,24 @@ struct ManifestWriter {
     user_reason: StringBuilder,
     redacted: TimestampMillisecondBuilder,
     rows: usize,
+    tallies: Tallies,
+}
+
+/// What the manifest writer counts besides rows, kept by string index so that counting a row
+/// allocates nothing.
+#[derive(Default)]
+struct Tallies {
+    /// Manifest rows per reason (index into the join's strings): [as post reason, as user
+    /// reason].
+    reasons: Vec<[u64; 2]>,
+    /// Manifest rows per unknown action (index into the join's strings).
+    unknown: Vec<u64>,
+    /// Post IDs of the `rehydrate` rows, in manifest order, with repeats.
+    rehydrate: Vec<i64>,
 }
 
 impl ManifestWriter {
-    fn new(file: File, path: &Path) -> Result<ManifestWriter, SinkError> {
+    fn new(file: File, path: &Path, strings: usize) -> Result<ManifestWriter, SinkError> {
         // zstd and dictionaries: file paths, actions and reasons repeat on every row.
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -1135,6 +1350,11 @@ impl ManifestWriter {
             user_reason: StringBuilder::new(),
             redacted: TimestampMillisecondBuilder::new().with_timezone("UTC"),
             rows: 0,
+            tallies: Tallies {
+                reasons: vec![[0; 2]; strings],
+                unknown: vec![0; strings],
+                rehydrate: Vec::new(),
+            },
         })
     }
 
@@ -1148,35 +1368,57 @@ impl ManifestWriter {
     ) -> Result<(), SinkError> {
         let post = m.post.map(|i| flagged.post_info[i as usize]);
         let user = m.user.map(|i| flagged.user_info[i as usize]);
-        let tweet_reason = post.map(|p| flagged.reasons[p.reason as usize].as_str());
-        let user_reason = user.map(|u| flagged.reasons[u.reason as usize].as_str());
-        let scrub = tweet_reason == Some(SCRUB_GEO) && user_reason.is_none();
+        let action = ManifestAction::for_row(post.map(|p| p.action), user.map(|u| u.action))
+            .expect("a match has a flagged post or user");
+        let strings = &flagged.strings;
         self.file_path.append_value(file_path);
         self.pos.append_value(m.pos);
         self.id.append_option(m.id);
         self.author.append_option(m.author);
-        self.action
-            .append_value(if scrub { SCRUB_GEO } else { "delete" });
-        self.tweet_reason.append_option(tweet_reason);
-        self.user_reason.append_option(user_reason);
-        self.redacted.append_option(
-            post.and_then(|p| p.redacted_at)
-                .or(user.and_then(|u| u.redacted_at)),
+        self.action.append_value(action.name(strings));
+        self.tweet_reason
+            .append_option(post.map(|p| strings[p.reason as usize].as_str()));
+        self.user_reason
+            .append_option(user.map(|u| strings[u.reason as usize].as_str()));
+        // The time of the event that decided the row first: an author's deletion, not the
+        // edit of the post it removes.
+        let (post_red, user_red) = (
+            post.and_then(|p| p.redacted_at),
+            user.and_then(|u| u.redacted_at),
         );
+        self.redacted
+            .append_option(if post.is_some_and(|p| p.action == action) {
+                post_red.or(user_red)
+            } else {
+                user_red.or(post_red)
+            });
         fs.manifest_rows += 1;
         summary.manifest_rows += 1;
-        if scrub {
-            fs.scrub_geo_rows += 1;
-            summary.scrub_geo_rows += 1;
-        } else {
-            fs.delete_rows += 1;
-            summary.delete_rows += 1;
+        match action {
+            ManifestAction::Delete => {
+                fs.delete_rows += 1;
+                summary.delete_rows += 1;
+            }
+            ManifestAction::Rehydrate => {
+                fs.rehydrate_rows += 1;
+                summary.rehydrate_rows += 1;
+                // A rehydrate row has a post ID: only a post's event can be `rehydrate`.
+                self.tallies.rehydrate.extend(m.id);
+            }
+            ManifestAction::ScrubGeo => {
+                fs.scrub_geo_rows += 1;
+                summary.scrub_geo_rows += 1;
+            }
+            ManifestAction::Unknown(i) => {
+                fs.other_rows += 1;
+                self.tallies.unknown[i as usize] += 1;
+            }
         }
-        if let Some(r) = tweet_reason {
-            *summary.tweet_reasons.entry(r.to_owned()).or_default() += 1;
+        if let Some(p) = post {
+            self.tallies.reasons[p.reason as usize][0] += 1;
         }
-        if let Some(r) = user_reason {
-            *summary.user_reasons.entry(r.to_owned()).or_default() += 1;
+        if let Some(u) = user {
+            self.tallies.reasons[u.reason as usize][1] += 1;
         }
         self.rows += 1;
         if self.rows == MANIFEST_BATCH_ROWS {
@@ -1215,7 +1457,7 @@ impl ManifestWriter {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<(), SinkError> {
+    fn finish(mut self) -> Result<Tallies, SinkError> {
         self.flush()?;
         let path = self.path.clone();
         let inner = self
@@ -1229,7 +1471,7 @@ impl ManifestWriter {
             path,
             source: e.into_error(),
         })?;
-        Ok(())
+        Ok(self.tallies)
     }
 }
 
@@ -1244,7 +1486,7 @@ pub struct ManifestRow {
     pub id: Option<i64>,
     /// The row's author ID.
     pub author_id: Option<i64>,
-    /// `delete` or `scrub_geo`.
+    /// `delete`, `rehydrate`, `scrub_geo`, or an action unknown to the join, verbatim.
     pub action: String,
     /// Why the post is flagged.
     pub tweet_reason: Option<String>,
@@ -1355,26 +1597,33 @@ mod tests {
         }
     }
 
-    /// The expected manifest, computed from the generator's pure functions, not from the files.
-    fn expected(spec: &DatasetSpec, root: &Path, flags: &Flags) -> Vec<Row<'static>> {
-        let find = |list: &[Flag], id: Option<i64>| {
-            id.and_then(|id| list.iter().find(|f| f.id == id).map(|f| f.reason))
-        };
+    /// The expected manifest, computed from the generator's pure functions, not from the files,
+    /// with the action rule spelled out as the issue states it (one event per ID in `flags`).
+    fn expected<'a>(spec: &DatasetSpec, root: &Path, flags: &'a Flags) -> Vec<Row<'a>> {
+        let find =
+            |list: &'a [Flag], id: Option<i64>| id.and_then(|id| list.iter().find(|f| f.id == id));
         let mut rows = Vec::new();
         for f in 0..spec.files {
             let path = root.join(spec.file_path(f)).display().to_string();
             for r in 0..spec.rows_per_file {
                 let g = (f * spec.rows_per_file + r) as u64;
-                let tr = find(&flags.posts, synth::post_id_at(spec, g));
-                let ur = find(&flags.users, synth::author_id_at(spec, g));
-                if tr.is_some() || ur.is_some() {
-                    let action = if tr == Some("scrub_geo") && ur.is_none() {
+                let post = find(&flags.posts, synth::post_id_at(spec, g));
+                let user = find(&flags.users, synth::author_id_at(spec, g));
+                let action = match (post, user) {
+                    (None, None) => continue,
+                    (_, Some(_)) => "delete",
+                    (Some(p), None) if p.action == "delete" && p.reason == "scrub_geo" => {
                         "scrub_geo"
-                    } else {
-                        "delete"
-                    };
-                    rows.push((path.clone(), r as i64, action, tr, ur));
-                }
+                    }
+                    (Some(p), None) => p.action,
+                };
+                rows.push((
+                    path.clone(),
+                    r as i64,
+                    action,
+                    post.map(|p| p.reason),
+                    user.map(|u| u.reason),
+                ));
             }
         }
         rows.sort();
@@ -1430,7 +1679,9 @@ mod tests {
                 want.iter().any(|r| r.3.is_some() && r.4.is_some()),
                 "some rows carry both reasons"
             );
-            assert!(want.iter().any(|r| r.2 == "scrub_geo"));
+            for action in ["delete", "rehydrate", "scrub_geo"] {
+                assert!(want.iter().any(|r| r.2 == action), "{action}");
+            }
             assert_eq!(summary.manifest_rows, want.len() as u64);
             assert_eq!(summary.rows, 9_000);
             assert_eq!(summary.files.len(), 3);
@@ -1484,10 +1735,7 @@ mod tests {
         // Two posts of the first row group only, no users.
         let posts = [10u64, 20]
             .iter()
-            .map(|&g| Flag {
-                id: synth::post_id_at(&spec, g).unwrap(),
-                reason: "deleted",
-            })
+            .map(|&g| Flag::delete(synth::post_id_at(&spec, g).unwrap(), "deleted"))
             .collect();
         synth::write_results(
             &tmp.path().join("r"),
@@ -1690,7 +1938,7 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+        assert_eq!(names.len(), 3, "no temporary file left: {names:?}");
     }
 
     #[test]
@@ -1718,17 +1966,334 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_flags_prefer_delete_over_scrub_geo() {
-        let f = Flagged::from_records([
-            (5, false, "scrub_geo", Some(3)),
-            (5, false, "deleted", Some(1)),
-            (6, false, "scrub_geo", None),
-            (7, true, "suspended", None),
-        ]);
-        assert_eq!(f.posts().ids(), &[5, 6]);
-        let i = f.posts().get(5).unwrap();
-        assert_eq!(f.reasons[f.post_info[i].reason as usize], "deleted");
-        assert_eq!(f.post_info[i].redacted_at, Some(3));
-        assert_eq!(f.users().ids(), &[7]);
+    fn legacy_results_give_the_same_manifest_in_the_old_vocabulary() {
+        // Results downloaded before the cutover: every action `delete`, geo as a reason.
+        let spec = spec();
+        let flags = synth::flag_sample(&spec, 0.03, 0.02).legacy();
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("data");
+        synth::generate_dataset(&root, &spec).unwrap();
+        synth::write_results(&tmp.path().join("r"), &flags).unwrap();
+        let out = tmp.path().join("o");
+        let summary = join_paths(
+            std::slice::from_ref(&root),
+            &tmp.path().join("r"),
+            &out,
+            &JoinOptions::default(),
+        )
+        .unwrap();
+        let rows = read_manifest(&out).unwrap();
+        let want = expected(&spec, &root, &flags);
+        assert_eq!(simplify(&rows), want);
+        assert!(
+            want.iter()
+                .any(|r| r.2 == "scrub_geo" && r.3 == Some("scrub_geo"))
+        );
+        assert_eq!(summary.rehydrate_rows, 0);
+        assert_eq!(
+            summary.scrub_geo_rows,
+            want.iter().filter(|r| r.2 == "scrub_geo").count() as u64
+        );
+    }
+
+    /// A one-file dataset and the global row whose post and author the cases flag: a row with
+    /// both IDs, whose author writes no other row of the file, so that the row's action is
+    /// decided by the case's events alone.
+    fn tiny() -> (DatasetSpec, u64) {
+        let spec = DatasetSpec {
+            files: 1,
+            rows_per_file: 400,
+            row_group_rows: 100,
+            authors: 5_000,
+            repeated_id_rows: 0,
+            ..DatasetSpec::default()
+        };
+        let author = |g: u64| synth::author_id_at(&spec, g);
+        let g = (0..400u64)
+            .find(|&g| {
+                synth::post_id_at(&spec, g).is_some()
+                    && author(g).is_some()
+                    && (0..400u64).filter(|&h| author(h) == author(g)).count() == 1
+            })
+            .expect("a row with a one-post author");
+        (spec, g)
+    }
+
+    /// Joins events for the post and the author of [`tiny`]'s row, and checks that row's
+    /// manifest action and post reason.
+    #[track_caller]
+    fn check(
+        post: &[(&'static str, &'static str)],
+        user: &[(&'static str, &'static str)],
+        action: &str,
+        reason: Option<&str>,
+    ) {
+        let (spec, g) = tiny();
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("d");
+        synth::generate_dataset(&root, &spec).unwrap();
+        let flag =
+            |id: i64, &(action, reason): &(&'static str, &'static str)| Flag { id, action, reason };
+        let (pid, uid) = (
+            synth::post_id_at(&spec, g).unwrap(),
+            synth::author_id_at(&spec, g).unwrap(),
+        );
+        let flags = Flags {
+            posts: post.iter().map(|e| flag(pid, e)).collect(),
+            users: user.iter().map(|e| flag(uid, e)).collect(),
+        };
+        synth::write_results(&tmp.path().join("r"), &flags).unwrap();
+        join_paths(
+            &[root],
+            &tmp.path().join("r"),
+            &tmp.path().join("o"),
+            &JoinOptions::default(),
+        )
+        .unwrap();
+        let rows = read_manifest(&tmp.path().join("o")).unwrap();
+        let row = rows
+            .iter()
+            .find(|r| r.pos == g as i64)
+            .expect("the row is in the manifest");
+        assert_eq!(
+            (row.action.as_str(), row.tweet_reason.as_deref()),
+            (action, reason),
+            "post {post:?}, user {user:?}"
+        );
+    }
+
+    const DELETED: (&str, &str) = ("delete", "deleted");
+    const EDITED: (&str, &str) = ("rehydrate", "tweet_edited");
+    const GEO: (&str, &str) = ("scrub_geo", "geo_scrubbed");
+    const LEGACY_GEO: (&str, &str) = ("delete", "scrub_geo");
+    const SUSPENDED: (&str, &str) = ("delete", "suspended");
+
+    #[test]
+    fn one_event_decides_the_row() {
+        check(&[EDITED], &[], "rehydrate", Some("tweet_edited"));
+        check(&[GEO], &[], "scrub_geo", Some("geo_scrubbed"));
+        check(&[DELETED], &[], "delete", Some("deleted"));
+        check(&[], &[SUSPENDED], "delete", None);
+    }
+
+    #[test]
+    fn rehydrate_outranks_scrub_geo_and_delete_outranks_both() {
+        check(&[GEO, EDITED], &[], "rehydrate", Some("tweet_edited"));
+        check(&[EDITED, GEO], &[], "rehydrate", Some("tweet_edited"));
+        check(&[EDITED, DELETED], &[], "delete", Some("deleted"));
+        check(&[GEO, DELETED, EDITED], &[], "delete", Some("deleted"));
+        check(
+            &[LEGACY_GEO, EDITED],
+            &[],
+            "rehydrate",
+            Some("tweet_edited"),
+        );
+    }
+
+    #[test]
+    fn an_author_deletion_outranks_the_post_event() {
+        check(&[EDITED], &[SUSPENDED], "delete", Some("tweet_edited"));
+        check(&[GEO], &[SUSPENDED], "delete", Some("geo_scrubbed"));
+        check(&[LEGACY_GEO], &[SUSPENDED], "delete", Some("scrub_geo"));
+        check(&[("geo_blur", "new")], &[SUSPENDED], "delete", Some("new"));
+    }
+
+    #[test]
+    fn legacy_scrub_geo_reason_is_a_geo_scrub() {
+        check(&[LEGACY_GEO], &[], "scrub_geo", Some("scrub_geo"));
+        check(&[LEGACY_GEO, DELETED], &[], "delete", Some("deleted"));
+        check(&[LEGACY_GEO, GEO], &[], "scrub_geo", Some("geo_scrubbed"));
+    }
+
+    #[test]
+    fn unknown_actions_are_kept_verbatim_below_delete() {
+        check(&[("geo_blur", "new")], &[], "geo_blur", Some("new"));
+        check(&[EDITED, ("geo_blur", "new")], &[], "geo_blur", Some("new"));
+        check(
+            &[("geo_blur", "new"), DELETED],
+            &[],
+            "delete",
+            Some("deleted"),
+        );
+        check(&[("zz", "b"), ("aa", "a")], &[], "aa", Some("a"));
+        check(&[("aa", "b"), ("aa", "a")], &[], "aa", Some("a"));
+    }
+
+    #[test]
+    fn a_user_event_other_than_delete_is_refused_with_its_row() {
+        let (spec, g) = tiny();
+        let tmp = tempfile::tempdir().unwrap();
+        synth::generate_dataset(&tmp.path().join("d"), &spec).unwrap();
+        let uid = synth::author_id_at(&spec, g).unwrap();
+        let flags = Flags {
+            posts: vec![],
+            users: vec![
+                Flag::delete(uid - 1, "deleted"),
+                Flag {
+                    id: uid,
+                    action: "rehydrate",
+                    reason: "profile_edited",
+                },
+            ],
+        };
+        synth::write_results(&tmp.path().join("r"), &flags).unwrap();
+        let err = join_paths(
+            &[tmp.path().join("d")],
+            &tmp.path().join("r"),
+            &tmp.path().join("o"),
+            &JoinOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("users-00001.parquet")
+                && err.contains(&format!("row 1 (ID {uid}): action \"rehydrate\" on a user")),
+            "{err}"
+        );
+        assert!(!tmp.path().join("o").join(MANIFEST_FILE).exists());
+    }
+
+    #[test]
+    fn results_without_an_action_column_are_deletions() {
+        // Results from another writer, older than the `action` column: every event is a
+        // `delete`, and the legacy `scrub_geo` reason still only scrubs.
+        let (spec, g) = tiny();
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("d");
+        synth::generate_dataset(&root, &spec).unwrap();
+        let ids = [g, g + 1, g + 2].map(|g| synth::post_id_at(&spec, g).unwrap());
+        let batch = RecordBatch::try_from_iter([
+            (
+                "id",
+                Arc::new(arrow_array::Int64Array::from(ids.to_vec())) as ArrayRef,
+            ),
+            (
+                "reason",
+                Arc::new(arrow_array::StringArray::from(vec![
+                    "scrub_geo",
+                    "deleted",
+                    "tweet_edited",
+                ])),
+            ),
+        ])
+        .unwrap();
+        std::fs::create_dir(tmp.path().join("r")).unwrap();
+        let file = File::create(tmp.path().join("r/tweets-old.parquet")).unwrap();
+        let mut w = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let s = join_paths(
+            &[root],
+            &tmp.path().join("r"),
+            &tmp.path().join("o"),
+            &JoinOptions::default(),
+        )
+        .unwrap();
+        let rows = read_manifest(&tmp.path().join("o")).unwrap();
+        let action = |g: u64| {
+            rows.iter()
+                .find(|r| r.pos == g as i64)
+                .map(|r| r.action.as_str())
+        };
+        assert_eq!(
+            [action(g), action(g + 1), action(g + 2)],
+            [Some("scrub_geo"), Some("delete"), Some("delete")]
+        );
+        assert_eq!((s.rehydrate_rows, s.rehydrate_ids), (0, 0));
+    }
+
+    #[test]
+    fn rehydrate_ids_are_the_posts_of_rehydrate_rows_once_each_and_summary_counts_each_action() {
+        let spec = spec();
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("data");
+        let info = synth::generate_dataset(&root, &spec).unwrap();
+        let mut flags = synth::flag_sample(&spec, 0.03, 0.02);
+        // The post collected many times was edited: one line for its many rows. Its author, of
+        // one row only, is not flagged: `spec()` gives it no flagged author in these rows.
+        let repeated = info.repeated_id.unwrap();
+        for f in &mut flags.posts {
+            if f.id == repeated {
+                *f = Flag {
+                    id: repeated,
+                    action: "rehydrate",
+                    reason: "tweet_edited",
+                };
+            }
+        }
+        // An action this version does not know, on one post.
+        let unknown = flags
+            .posts
+            .iter_mut()
+            .find(|f| f.action == "delete" && f.id != repeated)
+            .unwrap();
+        unknown.action = "geo_blur";
+        synth::write_results(&tmp.path().join("r"), &flags).unwrap();
+        let out = tmp.path().join("o");
+        let s = join_paths(
+            std::slice::from_ref(&root),
+            &tmp.path().join("r"),
+            &out,
+            &JoinOptions::default(),
+        )
+        .unwrap();
+        let rows = read_manifest(&out).unwrap();
+        let mut want: Vec<i64> = rows
+            .iter()
+            .filter(|r| r.action == "rehydrate")
+            .map(|r| r.id.unwrap())
+            .collect();
+        let rehydrate_rows = want.len() as u64;
+        want.sort_unstable();
+        want.dedup();
+        assert!(
+            rows.iter()
+                .filter(|r| r.action == "rehydrate" && r.id == Some(repeated))
+                .count()
+                > 10
+        );
+        let text = std::fs::read_to_string(out.join(REHYDRATE_IDS_FILE)).unwrap();
+        let listed: Vec<i64> = text.lines().map(|l| l.parse().unwrap()).collect();
+        assert_eq!(listed, want);
+        assert!(text.ends_with('\n'));
+        assert_eq!(s.rehydrate_ids, want.len() as u64);
+
+        // Counts per action, in the summary and in each file's entry.
+        let mut actions: BTreeMap<String, u64> = BTreeMap::new();
+        for r in &rows {
+            *actions.entry(r.action.clone()).or_default() += 1;
+        }
+        assert_eq!(actions.len(), 4, "{actions:?}");
+        assert_eq!(s.actions, actions);
+        assert_eq!(
+            (s.delete_rows, s.rehydrate_rows, s.scrub_geo_rows),
+            (actions["delete"], rehydrate_rows, actions["scrub_geo"])
+        );
+        let per_file: u64 = s
+            .files
+            .iter()
+            .map(|f| f.delete_rows + f.rehydrate_rows + f.scrub_geo_rows + f.other_rows)
+            .sum();
+        assert_eq!(per_file, s.manifest_rows);
+        assert_eq!(
+            s.files.iter().map(|f| f.rehydrate_rows).sum::<u64>(),
+            rehydrate_rows
+        );
+        let written: JoinSummary =
+            serde_json::from_slice(&std::fs::read(out.join(SUMMARY_FILE)).unwrap()).unwrap();
+        assert_eq!(written, s);
+
+        // A join with nothing to rehydrate replaces the list with an empty one.
+        synth::write_results(&tmp.path().join("r"), &flags.legacy()).unwrap();
+        let s = join_paths(
+            std::slice::from_ref(&root),
+            &tmp.path().join("r"),
+            &out,
+            &JoinOptions::default(),
+        )
+        .unwrap();
+        assert_eq!((s.rehydrate_rows, s.rehydrate_ids), (0, 0));
+        assert!(!s.actions.contains_key("rehydrate"));
+        assert_eq!(std::fs::read(out.join(REHYDRATE_IDS_FILE)).unwrap(), b"");
     }
 }

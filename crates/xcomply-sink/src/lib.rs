@@ -1,5 +1,6 @@
-//! Parquet sink: writes results files, joins results against a large Parquet dataset into delete
-//! manifests, and applies manifests to make a compliant copy.
+//! Parquet sink: writes results files, joins results against a large Parquet dataset into
+//! manifests (rows to delete, to rehydrate, to scrub of geo data), and applies manifests to make a
+//! compliant copy.
 //!
 //! It deliberately does no networking and knows nothing of jobs beyond their results.
 //!

@@ -471,16 +471,32 @@ fn id_array(ty: IdColumnType, values: &[Option<i64>]) -> ArrayRef {
     }
 }
 
-/// A flagged ID and why, as the compliance results say.
+/// A flagged ID, what to do and why, as the compliance results say.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Flag {
     /// The post or user ID.
     pub id: i64,
-    /// `deleted`, `protected`, `suspended`, `deactivated` (users), `scrub_geo` (posts) …
+    /// `delete`, `rehydrate` or `scrub_geo` (posts only), or anything else to test unknown
+    /// actions.
+    pub action: &'static str,
+    /// `deleted`, `protected`, `suspended`, `deactivated`, `tweet_edited` (with `rehydrate`),
+    /// `geo_scrubbed` (with `scrub_geo`), or `scrub_geo` (with `delete`, before the cutover) …
     pub reason: &'static str,
 }
 
-/// Flagged posts and users, ascending by ID.
+impl Flag {
+    /// A `delete` event with `reason`.
+    pub fn delete(id: i64, reason: &'static str) -> Flag {
+        Flag {
+            id,
+            action: "delete",
+            reason,
+        }
+    }
+}
+
+/// Flagged posts and users, ascending by ID (an ID may repeat, as when results of several jobs
+/// are joined together).
 #[derive(Clone, Debug, Default)]
 pub struct Flags {
     /// Flagged post IDs.
@@ -490,58 +506,84 @@ pub struct Flags {
 }
 
 /// Picks a seeded sample of the dataset's posts (`post_rate` of the rows) and of its author pool
-/// (`user_rate` of the authors) with realistic reasons, as a compliance job would flag them. The
-/// repeated post ID is always flagged, so tests see one ID matching many rows.
+/// (`user_rate` of the authors) with realistic events in the live vocabulary (September 2026
+/// on: `delete`, `rehydrate`/`tweet_edited`, `scrub_geo`/`geo_scrubbed`), as a compliance job
+/// would flag them. The repeated post ID is always flagged, so tests see one ID matching many
+/// rows. [`Flags::legacy`] gives the same sample in the vocabulary of older results.
 pub fn flag_sample(spec: &DatasetSpec, post_rate: f64, user_rate: f64) -> Flags {
-    // Posts: deleted dominates, then scrub_geo; the mix the API returns for old collections.
-    const POST_REASONS: &[(&str, f64)] = &[
-        ("deleted", 0.60),
-        ("scrub_geo", 0.80),
-        ("protected", 0.88),
-        ("suspended", 0.97),
-        ("bounced", 1.0),
+    // Posts: deletions dominate, then edits and geo scrubs.
+    const POST_EVENTS: &[(&str, &str, f64)] = &[
+        ("delete", "deleted", 0.50),
+        ("rehydrate", "tweet_edited", 0.65),
+        ("scrub_geo", "geo_scrubbed", 0.80),
+        ("delete", "protected", 0.88),
+        ("delete", "suspended", 0.97),
+        ("delete", "deactivated", 1.0),
     ];
-    const USER_REASONS: &[(&str, f64)] = &[
-        ("deleted", 0.40),
-        ("suspended", 0.65),
-        ("protected", 0.85),
-        ("deactivated", 1.0),
+    const USER_EVENTS: &[(&str, &str, f64)] = &[
+        ("delete", "deleted", 0.40),
+        ("delete", "suspended", 0.65),
+        ("delete", "protected", 0.85),
+        ("delete", "deactivated", 1.0),
     ];
-    let pick = |table: &[(&'static str, f64)], h: u64| {
+    let pick = |table: &[(&'static str, &'static str, f64)], id: i64, h: u64| {
         let u = unit_interval(h);
-        table
+        let &(action, reason, _) = table
             .iter()
-            .find(|(_, cum)| u < *cum)
-            .map_or(table[table.len() - 1].0, |(r, _)| r)
+            .find(|(_, _, cum)| u < *cum)
+            .unwrap_or(&table[table.len() - 1]);
+        Flag { id, action, reason }
     };
     let mut posts = Vec::new();
     for g in 0..spec.total_rows() {
         if unit_interval(hash3(spec.seed, domain::FLAG_POST, g)) < post_rate
             && let Some(id) = post_id_at(spec, g)
         {
-            posts.push(Flag {
-                id,
-                reason: pick(POST_REASONS, hash3(spec.seed, domain::REASON, g)),
-            });
+            posts.push(pick(POST_EVENTS, id, hash3(spec.seed, domain::REASON, g)));
         }
     }
     if spec.repeated_id_rows > 1 && spec.files > 0 {
-        posts.push(Flag {
-            id: natural_post_id(spec, spec.repeated_start()),
-            reason: "deleted",
-        });
+        posts.push(Flag::delete(
+            natural_post_id(spec, spec.repeated_start()),
+            "deleted",
+        ));
     }
     posts.sort_by_key(|f| f.id);
     posts.dedup_by_key(|f| f.id);
     let mut users: Vec<Flag> = (0..spec.authors as u64)
         .filter(|&i| unit_interval(hash3(spec.seed, domain::FLAG_USER, i)) < user_rate)
-        .map(|i| Flag {
-            id: author_id(spec, i),
-            reason: pick(USER_REASONS, hash3(spec.seed, domain::REASON, !i)),
+        .map(|i| {
+            pick(
+                USER_EVENTS,
+                author_id(spec, i),
+                hash3(spec.seed, domain::REASON, !i),
+            )
         })
         .collect();
     users.sort_by_key(|f| f.id);
     Flags { posts, users }
+}
+
+impl Flags {
+    /// The same events as results downloaded before the September 2026 cutover would hold them:
+    /// every action `delete`, a geo scrub as reason `scrub_geo`, and no edits (the old flow had
+    /// no `rehydrate`, so those events are left out).
+    #[must_use]
+    pub fn legacy(&self) -> Flags {
+        let convert = |list: &[Flag]| {
+            list.iter()
+                .filter(|f| f.action != "rehydrate")
+                .map(|f| match f.action {
+                    "scrub_geo" => Flag::delete(f.id, "scrub_geo"),
+                    _ => f.clone(),
+                })
+                .collect()
+        };
+        Flags {
+            posts: convert(&self.posts),
+            users: convert(&self.users),
+        }
+    }
 }
 
 /// Writes `flags` as results files (`tweets-00001.parquet` and `users-00001.parquet` in `dir`)
@@ -567,7 +609,7 @@ pub fn write_results(dir: &Path, flags: &Flags) -> Result<Vec<PathBuf>, SinkErro
         let mut created = Vec::with_capacity(list.len());
         let mut redacted = Vec::with_capacity(list.len());
         for f in list {
-            action.append_value("delete");
+            action.append_value(f.action);
             reason.append_value(f.reason);
             created.push(xcomply_core::snowflake_millis(f.id as u64).unwrap_or(1_609_459_200_000));
             let h = hash3(0, domain::REASON, f.id as u64);
@@ -698,7 +740,17 @@ mod tests {
             flags.posts.len()
         );
         assert!(flags.posts.windows(2).all(|w| w[0].id < w[1].id));
-        assert!(flags.posts.iter().any(|f| f.reason == "scrub_geo"));
+        for action in ["delete", "rehydrate", "scrub_geo"] {
+            assert!(flags.posts.iter().any(|f| f.action == action), "{action}");
+        }
+        assert!(flags.users.iter().all(|f| f.action == "delete"));
         assert!(!flags.users.is_empty());
+        let legacy = flags.legacy();
+        assert!(legacy.posts.iter().all(|f| f.action == "delete"));
+        assert!(legacy.posts.iter().any(|f| f.reason == "scrub_geo"));
+        assert!(
+            legacy.posts.len() < flags.posts.len(),
+            "no edits before the cutover"
+        );
     }
 }
