@@ -47,9 +47,10 @@ fn copy_without_flagged_rows_and_refuses_a_non_empty_output() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let manifest = read_manifest(&m).unwrap();
-    let deletes = manifest.iter().filter(|r| r.action == "delete").count() as u64;
-    let scrubs = manifest.len() as u64 - deletes;
-    assert!(scrubs > 0);
+    let count = |action: &str| manifest.iter().filter(|r| r.action == action).count() as u64;
+    let (deletes, scrubs, edits) = (count("delete"), count("scrub_geo"), count("rehydrate"));
+    assert!(scrubs > 0 && edits > 0);
+    assert_eq!(deletes + scrubs + edits, manifest.len() as u64);
 
     let out = tmp.path().join("copy");
     let o = xcomply(&[
@@ -73,15 +74,23 @@ fn copy_without_flagged_rows_and_refuses_a_non_empty_output() {
             rows_in: 6_000,
             rows_out: 6_000 - deletes,
             rows_deleted: deletes,
-            rows_scrubbed: scrubs
+            rows_scrubbed: scrubs,
+            rows_to_rehydrate: edits,
+            rows_scrub_geo_kept: 0,
         }
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!("{edits} rows of edited posts kept unchanged"))
+            && stderr.contains(s(&m.join("rehydrate-ids.txt"))),
+        "{stderr}"
     );
     for rel in [spec.file_path(0), spec.file_path(1)] {
         assert!(out.join(&rel).is_file(), "{}", rel.display());
     }
 
-    // Joining the copy against the same results finds only the scrubbed rows (their geo is gone,
-    // the row stays), and no row to delete.
+    // Joining the copy against the same results finds only the scrubbed and the edited rows
+    // (both stay), and no row to delete.
     let m2 = tmp.path().join("m2");
     let o = xcomply(&[
         "join",
@@ -94,8 +103,52 @@ fn copy_without_flagged_rows_and_refuses_a_non_empty_output() {
     ]);
     assert!(o.status.success());
     let again = read_manifest(&m2).unwrap();
-    assert_eq!(again.len() as u64, scrubs);
-    assert!(again.iter().all(|r| r.action == "scrub_geo"));
+    assert_eq!(again.len() as u64, scrubs + edits);
+    assert!(again.iter().all(|r| r.action != "delete"));
+
+    // A dataset without location data says so: its scrub_geo rows are kept as they are.
+    let o = xcomply(&[
+        "apply",
+        "--manifest",
+        s(&m),
+        "--dataset",
+        s(&data),
+        "--out",
+        s(&tmp.path().join("c-none")),
+        "--geo-columns",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: ApplySummary = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            summary.rows_deleted,
+            summary.rows_scrubbed,
+            summary.rows_scrub_geo_kept
+        ),
+        (deletes, 0, scrubs)
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!("{scrubs} scrub_geo rows kept"))
+            && stderr.contains("--geo-columns none"),
+        "{stderr}"
+    );
+    // `none` beside column names is a usage error.
+    let o = xcomply(&[
+        "apply",
+        "--manifest",
+        s(&m),
+        "--dataset",
+        s(&data),
+        "--out",
+        s(&tmp.path().join("c-mixed")),
+        "--geo-columns",
+        "geo_lat,none",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("either the geo columns or none"));
+    assert!(!tmp.path().join("c-mixed").exists());
 
     let o = xcomply(&[
         "apply",

@@ -62,6 +62,31 @@ fn writes_a_sorted_manifest_and_summary() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("joined 3 files, 6000 rows"), "{stderr}");
     let rows = read_manifest(&out).unwrap();
+    let count = |action: &str| rows.iter().filter(|r| r.action == action).count() as u64;
+    let (deletes, edits, scrubs) = (count("delete"), count("rehydrate"), count("scrub_geo"));
+    assert!(
+        stderr.contains(&format!(
+            "({deletes} delete, {edits} rehydrate, {scrubs} scrub_geo)"
+        )),
+        "{stderr}"
+    );
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.action == "rehydrate")
+        .map(|r| r.id.unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert!(!ids.is_empty());
+    let text = std::fs::read_to_string(out.join("rehydrate-ids.txt")).unwrap();
+    assert_eq!(
+        text,
+        ids.iter().map(|i| format!("{i}\n")).collect::<String>()
+    );
+    assert!(
+        stderr.contains(&format!("{} IDs of edited posts to fetch again", ids.len())),
+        "{stderr}"
+    );
     assert!(!rows.is_empty());
     assert!(
         rows.windows(2)
@@ -75,6 +100,16 @@ fn writes_a_sorted_manifest_and_summary() {
     let summary: JoinSummary =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary.manifest_rows, rows.len() as u64);
+    assert_eq!(
+        (
+            summary.delete_rows,
+            summary.rehydrate_rows,
+            summary.scrub_geo_rows
+        ),
+        (deletes, edits, scrubs)
+    );
+    assert_eq!(summary.actions.values().sum::<u64>(), rows.len() as u64);
+    assert_eq!(summary.rehydrate_ids, ids.len() as u64);
     assert_eq!(summary.rows, 6_000);
     assert_eq!(summary.files.len(), 3);
     assert!(summary.user_reasons.values().sum::<u64>() > 0);

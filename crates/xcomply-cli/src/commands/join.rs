@@ -3,21 +3,29 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use xcomply_sink::join::{JoinOptions, MANIFEST_FILE, SUMMARY_FILE, join_paths};
+use xcomply_sink::join::{
+    DELETE, JoinOptions, JoinSummary, MANIFEST_FILE, REHYDRATE, REHYDRATE_IDS_FILE, SCRUB_GEO,
+    SUMMARY_FILE, join_paths,
+};
 
 use crate::exit::{Code, coded};
 use crate::output::Ctx;
 use crate::output::note;
 
-/// Join compliance results against a Parquet dataset into a delete manifest.
+/// Join compliance results against a Parquet dataset into a manifest.
 ///
 /// Writes one manifest row per affected dataset row (file path, row position,
-/// IDs, action, reasons), sorted by file and position, and `summary.json`. A row
-/// is `delete` when its post or its author is flagged, `scrub_geo` when the
-/// post's only reason is scrub_geo. Only the two ID columns are read, and row
-/// groups whose ID statistics exclude every flagged ID are skipped. Manifests
-/// (manifest.parquet beside a summary.json) found in the dataset are not read as
-/// data.
+/// IDs, action, reasons), sorted by file and position, summary.json (rows per
+/// action) and rehydrate-ids.txt (the post IDs of rehydrate rows, ascending, one
+/// per line; empty when none). A row is `delete` when its post or its author has
+/// a delete event; otherwise `rehydrate` when its post was edited; otherwise
+/// `scrub_geo` when its post's geo data must go (in results from before
+/// September 2026, a delete with reason scrub_geo). Several events of one ID:
+/// delete > rehydrate > scrub_geo. An action xcomply does not know is kept
+/// verbatim (ranked below delete, above the others) and refused by `apply`.
+/// Only the two ID columns are read, and row groups whose ID statistics exclude
+/// every flagged ID are skipped. Manifests (manifest.parquet beside a
+/// summary.json) found in the dataset are not read as data.
 ///
 /// Examples:
 ///   xcomply join --dataset data/ --results run1/results --out run1/manifests
@@ -70,6 +78,25 @@ pub(super) fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// The counts of actions xcomply does not know, as ", 3 geo_blur (unknown: apply refuses it)",
+/// or nothing.
+fn unknown_actions(summary: &JoinSummary) -> String {
+    let unknown: Vec<String> = summary
+        .actions
+        .iter()
+        .filter(|(a, _)| ![DELETE, REHYDRATE, SCRUB_GEO].contains(&a.as_str()))
+        .map(|(a, n)| format!("{n} {a:?}"))
+        .collect();
+    if unknown.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", {} (unknown to this version: apply refuses them)",
+            unknown.join(", ")
+        )
+    }
+}
+
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let options = JoinOptions {
         tweet_id_column: args.tweet_id_column,
@@ -84,16 +111,25 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map_err(|e| coded(Code::Input, e))?;
     if !ctx.quiet {
         note!(
-            "joined {}, {} ({} of {} skipped): {} ({} delete, {} scrub_geo) in {}",
+            "joined {}, {} ({} of {} skipped): {} ({} delete, {} rehydrate, {} scrub_geo{}) in {}",
             count(summary.files_scanned, "file", "files"),
             count(summary.rows, "row", "rows"),
             summary.row_groups_skipped,
             count(summary.row_groups, "row group", "row groups"),
             count(summary.manifest_rows, "manifest row", "manifest rows"),
             summary.delete_rows,
+            summary.rehydrate_rows,
             summary.scrub_geo_rows,
+            unknown_actions(&summary),
             args.out.join(MANIFEST_FILE).display(),
         );
+        if summary.rehydrate_ids > 0 {
+            note!(
+                "{} of edited posts to fetch again in {}",
+                count(summary.rehydrate_ids, "ID", "IDs"),
+                args.out.join(REHYDRATE_IDS_FILE).display()
+            );
+        }
         for s in &summary.skipped_files {
             note!("skipped unreadable file (--lenient): {}", s.error);
         }
