@@ -421,6 +421,7 @@ impl fmt::Display for Problem {
 /// let error: ComplianceRecord =
 ///     serde_json::from_str(r#"{"id": "not_a_valid_id", "error": "invalid_id"}"#).unwrap();
 /// assert!(error.is_error_record());
+/// assert_eq!(error, ComplianceRecord::error_record("not_a_valid_id", "invalid_id"));
 /// assert_eq!(serde_json::to_string(&error).unwrap(), r#"{"id":"not_a_valid_id","error":"invalid_id"}"#);
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -450,6 +451,19 @@ pub struct ComplianceRecord {
 }
 
 impl ComplianceRecord {
+    /// An error record: the API could not check the input line `id`, for the reason `error`.
+    pub fn error_record(id: impl Into<String>, error: impl Into<String>) -> ComplianceRecord {
+        ComplianceRecord {
+            id: id.into(),
+            action: None,
+            created_at: None,
+            deleted_at: None,
+            redacted_at: None,
+            reason: None,
+            error: Some(error.into()),
+        }
+    }
+
     /// Whether this is an error record (an input line the API could not check) rather than an
     /// event.
     pub fn is_error_record(&self) -> bool {

@@ -9,7 +9,9 @@
 //! [`ResultsWriter`] writes to a temporary name in the destination directory and renames on
 //! [`ResultsWriter::finish`], so a crash never leaves a half-written file under the final name.
 //! [`open_results`] reads a results file back after checking its schema; [`decode_reader`]
-//! turns a JSON Lines reader into a results file in one call.
+//! turns a JSON Lines reader into a results file in one call, and [`decode_reader_with`] also
+//! keeps the results' error records (input lines X could not check, which are not rows) in a
+//! JSON Lines file of their own.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -26,8 +28,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
-use xcomply_core::JobType;
-use xcomply_jsonl::{DecodeStats, Decoder, DecoderOptions, Reject, decoded_schema};
+use xcomply_core::{ComplianceRecord, JobType};
+use xcomply_jsonl::{DecodeStats, Decoder, DecoderOptions, ErrorRecord, Reject, decoded_schema};
 
 use crate::SinkError;
 
@@ -441,32 +443,67 @@ pub struct DecodeSummary {
     pub stats: DecodeStats,
     /// The rejects file (lenient mode only; written even when empty, so scripts can rely on it).
     pub rejects: Option<PathBuf>,
+    /// The error records file, when one was written (see [`DecodeOptions::errors`]). The count
+    /// is `stats.error_records`.
+    pub errors: Option<PathBuf>,
+}
+
+/// How [`decode_reader_with`] decodes, beyond the job and the output.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Queue bad lines in the rejects file [`rejects_path`]`(out)` and go on, instead of failing
+    /// at the first one.
+    pub lenient: bool,
+    /// Where to write the error records (`{"id":"<the input line>","error":"invalid_id"}`, one
+    /// per line, in the order of the results), atomically like the results file. `None` counts
+    /// them (`stats.error_records`) and keeps nothing. Error records never fail a decode, strict
+    /// or lenient.
+    pub errors: Option<PathBuf>,
+    /// Write the errors file even when there are no error records (then it is empty). Without
+    /// it, a decode without error records creates nothing and leaves whatever is under the path
+    /// untouched; set it to replace an older errors file, so that it cannot describe a
+    /// different decode.
+    pub keep_empty_errors: bool,
 }
 
 /// Where lenient mode writes the rejects of `out`: `results.parquet` → `results.rejects.jsonl`.
 pub fn rejects_path(out: &Path) -> PathBuf {
+    sibling(out, "rejects")
+}
+
+/// The usual home of the error records of `out`: `results.parquet` → `results.errors.jsonl`
+/// (`xcomply decode`'s default for `--errors`).
+pub fn errors_path(out: &Path) -> PathBuf {
+    sibling(out, "errors")
+}
+
+/// `dir/stem.{kind}.jsonl` beside `out`.
+fn sibling(out: &Path, kind: &str) -> PathBuf {
     let stem = out
         .file_stem()
         .map_or_else(|| "results".into(), |s| s.to_string_lossy().into_owned());
-    out.with_file_name(format!("{stem}.rejects.jsonl"))
+    out.with_file_name(format!("{stem}.{kind}.jsonl"))
 }
 
-/// Rejected lines as JSON Lines: `{"line":…,"offset":…,"error":"…","raw":"…"}`, with the raw line
-/// decoded lossily (a line that is not UTF-8 is itself a reason for rejection).
-struct RejectsFile {
+/// A JSON Lines output written under a temporary name in its directory and renamed on
+/// [`finish`](Self::finish); dropped unfinished, it leaves nothing behind.
+struct JsonLinesFile {
     path: PathBuf,
     temp: TempPath,
     out: BufWriter<File>,
 }
 
-impl RejectsFile {
-    fn create(path: PathBuf) -> Result<RejectsFile, SinkError> {
+impl JsonLinesFile {
+    fn create(path: PathBuf) -> Result<JsonLinesFile, SinkError> {
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        let name = path
+            .file_name()
+            .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
         let (file, temp) = temp_builder()
-            .prefix(".rejects.")
+            .prefix(&format!(".{name}."))
             .suffix(".tmp")
             .tempfile_in(dir)
             .map_err(|source| SinkError::Io {
@@ -474,28 +511,36 @@ impl RejectsFile {
                 source,
             })?
             .into_parts();
-        Ok(RejectsFile {
+        Ok(JsonLinesFile {
             path,
             temp,
             out: BufWriter::new(file),
         })
     }
 
-    fn write(&mut self, reject: &Reject) -> Result<(), SinkError> {
-        let line = serde_json::json!({
+    /// Writes one value and its newline.
+    fn write(&mut self, value: &impl serde::Serialize) -> Result<(), SinkError> {
+        let io = |source| SinkError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        serde_json::to_writer(&mut self.out, value).map_err(|e| io(e.into()))?;
+        self.out.write_all(b"\n").map_err(io)
+    }
+
+    /// Rejected lines: `{"line":…,"offset":…,"error":"…","raw":"…"}`, with the raw line decoded
+    /// lossily (a line that is not UTF-8 is itself a reason for rejection).
+    fn write_reject(&mut self, reject: &Reject) -> Result<(), SinkError> {
+        self.write(&serde_json::json!({
             "line": reject.error.line,
             "offset": reject.error.offset,
             "error": reject.error.kind.to_string(),
             "raw": String::from_utf8_lossy(&reject.raw),
-        });
-        writeln!(self.out, "{line}").map_err(|source| SinkError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        }))
     }
 
     fn finish(self) -> Result<PathBuf, SinkError> {
-        let RejectsFile { path, temp, out } = self;
+        let JsonLinesFile { path, temp, out } = self;
         let io = |source| SinkError::Io {
             path: path.clone(),
             source,
@@ -514,9 +559,10 @@ const WRITE_QUEUE: usize = 2;
 /// Decodes results JSON Lines from `reader` (already decompressed) into the results file `out`.
 ///
 /// Strict unless `lenient`, in which case bad lines go to [`rejects_path`]`(out)` and are counted.
-/// Decoding runs on the calling thread and Parquet encoding on a second one, so the two halves
-/// overlap. Memory stays bounded whatever the input size: one read chunk, a few batches, one row
-/// group. On error nothing is left under `out` (or the rejects path).
+/// Error records are counted (`stats.error_records`) and not kept; [`decode_reader_with`] keeps
+/// them. Decoding runs on the calling thread and Parquet encoding on a second one, so the two
+/// halves overlap. Memory stays bounded whatever the input size: one read chunk, a few batches,
+/// one row group. On error nothing is left under `out` (or the rejects path).
 pub fn decode_reader(
     reader: impl Read,
     job_type: &JobType,
@@ -524,12 +570,60 @@ pub fn decode_reader(
     out: &Path,
     lenient: bool,
 ) -> Result<DecodeSummary, SinkError> {
+    let options = DecodeOptions {
+        lenient,
+        ..DecodeOptions::default()
+    };
+    decode_reader_with(reader, job_type, job_id, out, &options)
+}
+
+/// [`decode_reader`] with [`DecodeOptions`]: also writes the error records to
+/// `options.errors`.
+///
+/// The errors file appears, by rename, only once the results file is in place, and only when
+/// there is at least one error record or `keep_empty_errors` is set. On error nothing is left
+/// under `out`, the rejects path or the errors path (an older file there stays as it was).
+///
+/// ```
+/// use xcomply_core::JobType;
+/// use xcomply_sink::results::{DecodeOptions, decode_reader_with, errors_path};
+///
+/// let dir = tempfile::tempdir()?;
+/// let out = dir.path().join("tweets-00001.parquet");
+/// let input = concat!(
+///     r#"{"id":"20","action":"rehydrate","created_at":"2019-10-29T17:02:47.000Z","redacted_at":null,"reason":"tweet_edited"}"#,
+///     "\n",
+///     r#"{"id": "not_a_valid_id", "error": "invalid_id"}"#,
+///     "\n",
+/// );
+/// let options = DecodeOptions { errors: Some(errors_path(&out)), ..DecodeOptions::default() };
+/// let summary = decode_reader_with(input.as_bytes(), &JobType::Tweets, None, &out, &options)?;
+/// assert_eq!((summary.results.rows, summary.stats.error_records), (1, 1));
+/// let errors = std::fs::read_to_string(summary.errors.unwrap())?;
+/// assert_eq!(errors, "{\"id\":\"not_a_valid_id\",\"error\":\"invalid_id\"}\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn decode_reader_with(
+    reader: impl Read,
+    job_type: &JobType,
+    job_id: Option<i64>,
+    out: &Path,
+    options: &DecodeOptions,
+) -> Result<DecodeSummary, SinkError> {
+    let lenient = options.lenient;
     let mut writer = ResultsWriter::create(out, job_type, job_id)?;
     let mut rejects = if lenient {
-        Some(RejectsFile::create(rejects_path(out))?)
+        Some(JsonLinesFile::create(rejects_path(out))?)
     } else {
         None
     };
+    let mut errors = ErrorRecordsOut {
+        path: options.errors.as_deref(),
+        file: None,
+    };
+    if options.keep_empty_errors {
+        errors.open()?;
+    }
     let (stats, writer) = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(WRITE_QUEUE);
         let encoder = scope.spawn(move || -> Result<ResultsWriter, SinkError> {
@@ -538,7 +632,7 @@ pub fn decode_reader(
             }
             Ok(writer)
         });
-        let decoded = decode_into(reader, out, lenient, &tx, rejects.as_mut());
+        let decoded = decode_into(reader, out, lenient, &tx, rejects.as_mut(), &mut errors);
         drop(tx);
         let writer = encoder
             .join()
@@ -548,12 +642,49 @@ pub fn decode_reader(
         Ok::<_, SinkError>((decoded?, writer))
     })?;
     let results = writer.finish()?;
-    let rejects = rejects.map(RejectsFile::finish).transpose()?;
+    let rejects = rejects.map(JsonLinesFile::finish).transpose()?;
+    let errors = errors.file.map(JsonLinesFile::finish).transpose()?;
     Ok(DecodeSummary {
         results,
         stats,
         rejects,
+        errors,
     })
+}
+
+/// Where the error records go: nowhere without a path, and into a file created on the first
+/// record (or up front when an empty file is wanted).
+struct ErrorRecordsOut<'a> {
+    path: Option<&'a Path>,
+    file: Option<JsonLinesFile>,
+}
+
+impl ErrorRecordsOut<'_> {
+    fn open(&mut self) -> Result<Option<&mut JsonLinesFile>, SinkError> {
+        let Some(path) = self.path else {
+            return Ok(None);
+        };
+        if self.file.is_none() {
+            self.file = Some(JsonLinesFile::create(path.to_path_buf())?);
+        }
+        Ok(self.file.as_mut())
+    }
+
+    /// Writes the records in the API's own shape (`ComplianceRecord::error_record`), so the file
+    /// reads back with the same type as the results.
+    fn write(&mut self, records: impl Iterator<Item = ErrorRecord>) -> Result<(), SinkError> {
+        let mut records = records.peekable();
+        if records.peek().is_none() {
+            return Ok(());
+        }
+        let Some(file) = self.open()? else {
+            return Ok(());
+        };
+        for record in records {
+            file.write(&ComplianceRecord::error_record(record.id, record.error))?;
+        }
+        Ok(())
+    }
 }
 
 /// The decoding half of [`decode_reader`]: reads, decodes, queues batches for the writer thread
@@ -564,7 +695,8 @@ fn decode_into(
     out: &Path,
     lenient: bool,
     tx: &std::sync::mpsc::SyncSender<RecordBatch>,
-    mut rejects: Option<&mut RejectsFile>,
+    mut rejects: Option<&mut JsonLinesFile>,
+    errors: &mut ErrorRecordsOut<'_>,
 ) -> Result<DecodeStats, SinkError> {
     let mut decoder = Decoder::new(DecoderOptions {
         lenient,
@@ -592,9 +724,11 @@ fn decode_into(
             }
             if let Some(file) = rejects.as_deref_mut() {
                 for reject in decoder.drain_rejects() {
-                    file.write(&reject)?;
+                    file.write_reject(&reject)?;
                 }
             }
+            // Drained whether kept or not: a full queue pauses the decoder.
+            errors.write(decoder.drain_error_records())?;
         }
     }
     if let Some(batch) = decoder.finish().map_err(decode_err)? {
@@ -603,9 +737,10 @@ fn decode_into(
     }
     if let Some(file) = rejects {
         for reject in decoder.drain_rejects() {
-            file.write(&reject)?;
+            file.write_reject(&reject)?;
         }
     }
+    errors.write(decoder.drain_error_records())?;
     Ok(decoder.stats())
 }
 
@@ -641,6 +776,7 @@ mod tests {
         assert_eq!(summary.results.rows, 2);
         assert_eq!(summary.stats.records, 2);
         assert!(summary.rejects.is_none());
+        assert!(summary.errors.is_none());
         let bytes = std::fs::read(&out).unwrap();
         assert_eq!(summary.results.bytes, bytes.len() as u64);
         assert_eq!(summary.results.sha256, hex::encode(Sha256::digest(&bytes)));
@@ -746,6 +882,141 @@ mod tests {
         assert_eq!(lines[0]["raw"], "not json");
         assert_eq!(lines[1]["line"], 4);
         assert_eq!(lines[1]["offset"], 9 + LINES.len());
+    }
+
+    /// Post results of the live API: events in the 2026 vocabulary around error records, in
+    /// more of them than the decoder queues at once.
+    fn results_with_error_records(errors: usize) -> String {
+        let mut input = String::from(concat!(
+            r#"{"id":"1","action":"delete","created_at":"2019-10-29T17:02:47.000Z","deleted_at":"2020-07-29T17:02:47.000Z","reason":"deleted"}"#,
+            "\n"
+        ));
+        for i in 0..errors {
+            writeln!(input, r#"{{"id": "bad \"{i}\" é", "error": "invalid_id"}}"#).unwrap();
+        }
+        input.push_str(concat!(
+            r#"{"id":"2","action":"scrub_geo","created_at":"2019-10-29T17:02:47.000Z","redacted_at":null,"reason":"geo_scrubbed"}"#,
+            "\n"
+        ));
+        input
+    }
+
+    fn keeping_errors(path: &Path) -> DecodeOptions {
+        DecodeOptions {
+            errors: Some(path.to_path_buf()),
+            ..DecodeOptions::default()
+        }
+    }
+
+    #[test]
+    fn error_records_are_counted_and_kept_in_their_own_file_without_failing_a_strict_decode() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("tweets-00001.parquet");
+        let errors = errors_path(&out);
+        assert_eq!(errors, dir.path().join("tweets-00001.errors.jsonl"));
+        let input = results_with_error_records(1000);
+        let summary = decode_reader_with(
+            input.as_bytes(),
+            &JobType::Tweets,
+            Some(7),
+            &out,
+            &keeping_errors(&errors),
+        )
+        .unwrap();
+        assert_eq!(summary.results.rows, 2);
+        assert_eq!(summary.stats.error_records, 1000);
+        assert_eq!((summary.stats.records, summary.stats.rejected), (2, 0));
+        assert_eq!(summary.errors.as_deref(), Some(errors.as_path()));
+        let lines: Vec<ComplianceRecord> = std::fs::read_to_string(&errors)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1000);
+        assert_eq!(
+            lines[999],
+            ComplianceRecord::error_record("bad \"999\" é", "invalid_id")
+        );
+        // The rows are the events only, `deleted_at` standing in for a missing `redacted_at`.
+        let rows = read_rows(&out).unwrap();
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.id, r.action.as_str(), r.redacted_at))
+                .collect::<Vec<_>>(),
+            [
+                (1, "delete", Some(1_596_042_167_000)),
+                (2, "scrub_geo", None)
+            ]
+        );
+        // No temporary names are left.
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["tweets-00001.errors.jsonl", "tweets-00001.parquet"]);
+
+        // Without a path they are counted, and nothing else is written.
+        let other = dir.path().join("other.parquet");
+        let summary =
+            decode_reader(input.as_bytes(), &JobType::Tweets, None, &other, false).unwrap();
+        assert_eq!((summary.stats.error_records, summary.errors), (1000, None));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn an_errors_file_is_written_without_error_records_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r.parquet");
+        let errors = errors_path(&out);
+        std::fs::write(&errors, "older\n").unwrap();
+        let summary = decode_reader_with(
+            LINES.as_bytes(),
+            &JobType::Tweets,
+            None,
+            &out,
+            &keeping_errors(&errors),
+        )
+        .unwrap();
+        assert_eq!((summary.stats.error_records, summary.errors), (0, None));
+        assert_eq!(
+            std::fs::read_to_string(&errors).unwrap(),
+            "older\n",
+            "untouched"
+        );
+        let options = DecodeOptions {
+            keep_empty_errors: true,
+            ..keeping_errors(&errors)
+        };
+        let summary =
+            decode_reader_with(LINES.as_bytes(), &JobType::Tweets, None, &out, &options).unwrap();
+        assert_eq!(summary.errors.as_deref(), Some(errors.as_path()));
+        assert_eq!(
+            std::fs::read_to_string(&errors).unwrap(),
+            "",
+            "replaced by an empty file"
+        );
+    }
+
+    #[test]
+    fn a_failed_decode_keeps_no_error_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r.parquet");
+        let errors = errors_path(&out);
+        std::fs::write(&errors, "older\n").unwrap();
+        let input = results_with_error_records(3) + "not json\n";
+        let err = decode_reader_with(
+            input.as_bytes(),
+            &JobType::Tweets,
+            None,
+            &out,
+            &keeping_errors(&errors),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("line 6 (byte offset"), "{err}");
+        assert!(!out.exists());
+        assert_eq!(std::fs::read_to_string(&errors).unwrap(), "older\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
