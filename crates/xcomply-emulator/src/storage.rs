@@ -985,7 +985,10 @@ pub(crate) async fn serve_delivery(
     if gzip {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    if plan.truncate_at.is_none() {
+    // A truncated GCS answer drops its length (chunked encoding), so only a client that checks
+    // `x-goog-stored-content-length` notices; a byte path has no such header and always
+    // declares its length, so a truncation there breaks the connection mid-body instead.
+    if plan.truncate_at.is_none() || dialect == Dialect::BytePath {
         h.insert(header::CONTENT_LENGTH, len.into());
     }
     if let Some((a, b)) = range {

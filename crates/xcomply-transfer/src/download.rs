@@ -3,31 +3,34 @@
 //!
 //! The resume works on the bytes as sent (compressed when storage sends gzip), which is why the
 //! workspace turns reqwest's own decompression off: the raw stream is stitched together from as
-//! many responses as it takes, and only then decoded.
+//! many responses as it takes, and only then decoded. A server that answers a `Range` request
+//! with the whole object (200) restarts the download from byte 0: a fresh decoder reads the new
+//! response from its start and the decoded bytes already delivered are skipped, which stays
+//! right even when the server compresses each response differently (a byte path may gzip on the
+//! fly, so skipping compressed bytes would splice two different streams).
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_compression::tokio::bufread::GzipDecoder;
+use std::io::Write as _;
+
 use bytes::{Bytes, BytesMut};
-use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
+use flate2::write::MultiGzDecoder;
+use futures::stream::{BoxStream, Stream, StreamExt};
 use reqwest::header::{
     ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, ETAG, RANGE,
 };
 use reqwest::{Response, StatusCode};
-use tokio_util::io::{ReaderStream, StreamReader};
 use tracing::{debug, info};
 use xcomply_core::SignedUrl;
 
 use crate::error::{TransferError, TransferOp};
 use crate::progress::{Progress, Tracker};
-use crate::transfers::{Transfers, storage_error, transport, warn_retry};
-
-/// Decoded bytes per item of the stream. 256 KiB amortises per-item costs in the decoder
-/// downstream while keeping memory small.
-const DECODED_CHUNK: usize = 256 * 1024;
+use crate::transfers::{
+    MAX_REDIRECTS, Transfers, redirect_target, storage_error, transport, warn_retry,
+};
 
 /// A download in progress: a stream of decoded bytes. Errors end the stream.
 pub struct Download {
@@ -91,8 +94,11 @@ struct Raw {
     expected: Option<u64>,
     /// The `ETag` of the first response, to make sure every piece comes from the same object.
     etag: Option<String>,
-    /// Bytes to drop from the current response (a server that ignored `Range`).
-    skip: u64,
+    /// Set when a `Range` request was answered with the whole object: the bytes from here on
+    /// start over at byte 0, and the decoding layer must start over with them.
+    restarted: bool,
+    /// Whether the current response is gzip-encoded.
+    gzip: bool,
     /// Consecutive failed resumes.
     failures: u32,
     start: Instant,
@@ -112,14 +118,9 @@ impl Raw {
                 None => None,
             };
             let cause = match item {
-                Some(Ok(mut chunk)) => {
-                    if self.skip > 0 {
-                        let drop = self.skip.min(chunk.len() as u64) as usize;
-                        self.skip -= drop as u64;
-                        chunk = chunk.slice(drop..);
-                        if chunk.is_empty() {
-                            continue;
-                        }
+                Some(Ok(chunk)) => {
+                    if chunk.is_empty() {
+                        continue;
                     }
                     self.received += chunk.len() as u64;
                     self.failures = 0;
@@ -218,11 +219,19 @@ impl Raw {
                     "the object changed size during the download ({exp} then {t} bytes)"
                 )));
             }
-            self.skip = 0;
         } else {
-            // The server ignored `Range` and sends everything again: drop what we have.
-            debug!("range ignored; skipping {} bytes", self.received);
-            self.skip = self.received;
+            // The server ignored `Range` and sends everything again, perhaps encoded
+            // differently: start over at byte 0 of this response.
+            debug!(
+                "range ignored after {} bytes; restarting from byte 0",
+                self.received
+            );
+            self.received = 0;
+            self.expected = announced_length(&resp);
+            self.gzip =
+                header(&resp, CONTENT_ENCODING).is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
+            self.restarted = true;
+            self.tracker.set_total(self.expected);
         }
         self.body = Some(resp.bytes_stream().boxed());
         Ok(())
@@ -233,6 +242,95 @@ impl Raw {
             op: TransferOp::Download,
             url: self.url.redacted(),
             detail,
+        }
+    }
+}
+
+/// The decoded stream: raw chunks through a gzip decoder (when the response is gzip), with the
+/// decoded bytes already delivered skipped after a restart from byte 0.
+struct Decoded {
+    raw: Raw,
+    gzip: Option<MultiGzDecoder<Vec<u8>>>,
+    /// Decoded bytes handed downstream so far.
+    delivered: u64,
+    /// Decoded bytes still to drop (the part a restarted response repeats).
+    skip: u64,
+    done: bool,
+}
+
+impl Decoded {
+    fn new(raw: Raw) -> Decoded {
+        let gzip = raw.gzip.then(|| MultiGzDecoder::new(Vec::new()));
+        Decoded {
+            raw,
+            gzip,
+            delivered: 0,
+            skip: 0,
+            done: false,
+        }
+    }
+
+    fn decode_error(&self, cause: std::io::Error) -> TransferError {
+        TransferError::Decode {
+            url: self.raw.url.redacted(),
+            cause,
+        }
+    }
+
+    /// Drops what a restart repeats, counts the rest; `None` when nothing is left.
+    fn emit(&mut self, mut out: Bytes) -> Option<Bytes> {
+        if self.skip > 0 {
+            let drop = self.skip.min(out.len() as u64) as usize;
+            self.skip -= drop as u64;
+            out = out.slice(drop..);
+        }
+        if out.is_empty() {
+            return None;
+        }
+        self.delivered += out.len() as u64;
+        Some(out)
+    }
+
+    async fn next(&mut self) -> Option<Result<Bytes, TransferError>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            match self.raw.next_chunk().await {
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                Some(Ok(chunk)) => {
+                    if std::mem::take(&mut self.raw.restarted) {
+                        self.gzip = self.raw.gzip.then(|| MultiGzDecoder::new(Vec::new()));
+                        self.skip = self.delivered;
+                    }
+                    let out = match &mut self.gzip {
+                        None => chunk,
+                        Some(decoder) => {
+                            if let Err(e) = decoder.write_all(&chunk) {
+                                self.done = true;
+                                return Some(Err(self.decode_error(e)));
+                            }
+                            Bytes::from(std::mem::take(decoder.get_mut()))
+                        }
+                    };
+                    if let Some(out) = self.emit(out) {
+                        return Some(Ok(out));
+                    }
+                }
+                None => {
+                    self.done = true;
+                    // The end of the gzip stream checks its trailer (CRC and length).
+                    let rest = match self.gzip.take().map(MultiGzDecoder::finish) {
+                        None => return None,
+                        Some(Err(e)) => return Some(Err(self.decode_error(e))),
+                        Some(Ok(rest)) => rest,
+                    };
+                    return self.emit(Bytes::from(rest)).map(Ok);
+                }
+            }
         }
     }
 }
@@ -271,12 +369,27 @@ impl Transfers {
     ) -> Result<Response, TransferError> {
         let op = TransferOp::Download;
         let mut retries = 0u32;
+        let mut target = url.clone();
+        let mut hops = 0u32;
         loop {
-            let mut req = self.http.get(url.expose()).header(ACCEPT_ENCODING, "gzip");
+            let url = &target;
+            let mut req = self
+                .request(reqwest::Method::GET, url.expose())
+                .header(ACCEPT_ENCODING, "gzip");
             if from > 0 {
                 req = req.header(RANGE, format!("bytes={from}-"));
             }
-            let err = match req.send().await {
+            let sent = req.send().await;
+            if let Ok(resp) = &sent
+                && let Some(next) = redirect_target(url, resp).filter(|_| hops < MAX_REDIRECTS)
+            {
+                // Each hop decides the Bearer token afresh: it goes only to the API's origin.
+                debug!(from = %url, to = %next, "download redirected");
+                hops += 1;
+                target = next;
+                continue;
+            }
+            let err = match sent {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => storage_error(op, url, resp, retries, start.elapsed()).await,
                 Err(e) => transport(op, url, e, retries, start.elapsed()),
@@ -311,33 +424,19 @@ impl Transfers {
             body: Some(resp.bytes_stream().boxed()),
             received: 0,
             expected: length,
-            skip: 0,
+            restarted: false,
+            gzip,
             failures: 0,
             start,
             tracker,
             done: false,
         };
-        let raw = futures::stream::unfold(raw, |mut raw| async move {
-            raw.next_chunk().await.map(|item| (item, raw))
-        });
-        let stream = if gzip {
-            let reader = StreamReader::new(raw.map_err(std::io::Error::other));
-            let mut decoder = GzipDecoder::new(reader);
-            // A stored object may be several gzip members back to back; all are one file.
-            decoder.multiple_members(true);
-            let url = url.redacted();
-            ReaderStream::with_capacity(decoder, DECODED_CHUNK)
-                .map_err(move |e| match e.downcast::<TransferError>() {
-                    Ok(inner) => inner,
-                    Err(e) => TransferError::Decode {
-                        url: url.clone(),
-                        cause: e,
-                    },
-                })
-                .boxed()
-        } else {
-            raw.boxed()
-        };
+        // A stored object may be several gzip members back to back; all are one file, which is
+        // why the decoder is the multi-member one.
+        let stream = futures::stream::unfold(Decoded::new(raw), |mut decoded| async move {
+            decoded.next().await.map(|item| (item, decoded))
+        })
+        .boxed();
         Ok(Download {
             stream,
             gzip,

@@ -63,6 +63,44 @@ impl GcsError {
     }
 }
 
+/// A problem-details body of the live API's byte paths (`application/problem+json`): only the
+/// fields a transfer acts on.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct ApiProblem {
+    /// The problem type URI.
+    pub problem_type: String,
+    /// The short summary.
+    pub title: String,
+    /// The explanation.
+    pub detail: Option<String>,
+    /// The request parameter at fault; `token` when the URL's token was refused.
+    pub parameter: Option<String>,
+}
+
+impl ApiProblem {
+    /// Parses a problem-details body; `None` when the body is not JSON with a `type` and a
+    /// `title`.
+    pub fn parse(body: &str) -> Option<ApiProblem> {
+        let v: serde_json::Value = serde_json::from_str(body.trim_start()).ok()?;
+        let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+        Some(ApiProblem {
+            problem_type: text("type")?,
+            title: text("title")?,
+            detail: text("detail"),
+            parameter: text("parameter"),
+        })
+    }
+
+    /// The byte limit a 413's detail states ("… at most 128000000 bytes …"), if it states one.
+    /// The live API's wording is not documented, so this is only a hint.
+    pub fn limit_hint(&self) -> Option<u64> {
+        let detail = self.detail.as_deref()?;
+        let after = detail.split("at most ").nth(1)?;
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    }
+}
+
 /// The unescaped text of the first `<name>…</name>` element.
 fn element(body: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
@@ -92,6 +130,48 @@ pub enum TransferError {
         url: String,
         /// The expiry time GCS reported.
         expired_at: Option<String>,
+    },
+
+    /// The server refused the upload as too large (413). Retrying the same bytes cannot help:
+    /// the IDs must be split across more jobs.
+    #[error("{op} to {url} refused with http 413 (the file is too large{}){}: split the IDs across more jobs (a smaller --max-bytes-per-job)", .limit_hint.map(|n| format!("; the limit is {n} bytes")).unwrap_or_default(), .detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    TooLarge {
+        /// Which transfer.
+        op: TransferOp,
+        /// The redacted URL.
+        url: String,
+        /// The limit the server stated, when it stated one.
+        limit_hint: Option<u64>,
+        /// The server's explanation.
+        detail: Option<String>,
+    },
+
+    /// A byte path refused the URL's own token (expired, for the other operation, or not a token
+    /// of this job). Only a new job brings a new URL.
+    #[error("{op} to {url} refused the URL's token with http {status}: {detail}: create a new job")]
+    TokenRefused {
+        /// Which transfer.
+        op: TransferOp,
+        /// The redacted URL.
+        url: String,
+        /// 401 or 403.
+        status: u16,
+        /// The server's explanation.
+        detail: String,
+    },
+
+    /// A byte path refused the Bearer token (401): the credentials are wrong or belong to
+    /// another app than the job's.
+    #[error(
+        "{op} to {url} refused the bearer token with http 401: {detail}: check X_BEARER_TOKEN (or --token-file); it must be the token of the app that created the job"
+    )]
+    Unauthorized {
+        /// Which transfer.
+        op: TransferOp,
+        /// The redacted URL.
+        url: String,
+        /// The server's explanation.
+        detail: String,
     },
 
     /// Storage refused the request with an error status.
@@ -257,6 +337,11 @@ impl TransferError {
                 }
             }
             TransferError::Expired { .. } => "the URL expired".to_owned(),
+            TransferError::TooLarge { .. } => "http 413 (too large)".to_owned(),
+            TransferError::TokenRefused { status, .. } => {
+                format!("http {status} (the URL's token was refused)")
+            }
+            TransferError::Unauthorized { .. } => "http 401 (bearer token refused)".to_owned(),
             TransferError::Protocol { detail, .. } | TransferError::Config(detail) => {
                 detail.clone()
             }
@@ -269,6 +354,9 @@ impl TransferError {
     pub fn url(&self) -> Option<&str> {
         match self {
             TransferError::Expired { url, .. }
+            | TransferError::TooLarge { url, .. }
+            | TransferError::TokenRefused { url, .. }
+            | TransferError::Unauthorized { url, .. }
             | TransferError::Storage { url, .. }
             | TransferError::Transport { url, .. }
             | TransferError::Protocol { url, .. }
@@ -277,15 +365,33 @@ impl TransferError {
         }
     }
 
-    /// Whether the signed URL has expired.
+    /// Whether the URL can no longer be used and only a new job brings a new one: an expired
+    /// signed URL, or a byte-path token refused as expired, for the other operation, or foreign.
     pub fn is_expired(&self) -> bool {
-        matches!(self, TransferError::Expired { .. })
+        matches!(
+            self,
+            TransferError::Expired { .. } | TransferError::TokenRefused { .. }
+        )
+    }
+
+    /// Whether the Bearer token was refused: a credentials problem, retrying cannot help.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, TransferError::Unauthorized { .. })
+    }
+
+    /// Whether the upload was refused as too large (413).
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, TransferError::TooLarge { .. })
     }
 
     /// The HTTP status, when storage answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            TransferError::Storage { status, .. } => Some(*status),
+            TransferError::Storage { status, .. } | TransferError::TokenRefused { status, .. } => {
+                Some(*status)
+            }
+            TransferError::TooLarge { .. } => Some(413),
+            TransferError::Unauthorized { .. } => Some(401),
             TransferError::Expired { .. } => Some(400),
             _ => None,
         }

@@ -2,10 +2,21 @@
 //! Content-Length, the GCS resumable upload protocol, and a resumable gzip-aware download exposed
 //! as a stream of bytes.
 //!
-//! - [`Transfers::upload_file`]: one `PUT` with `Content-Type: text/plain` exactly (the value X
-//!   signs), `Content-Length` = file size, the body read from disk in 256 KiB chunks by a reader
-//!   thread with a four-chunk read-ahead, so memory does not depend on the file size. Network
-//!   errors and 5xx answers re-send the file until storage says the URL expired.
+//! - Two flows. Since X's September 2026 cutover, `upload_url` and `download_url` are byte paths
+//!   on the API (`…/2/compliance/jobs/{id}/upload?token=…`) that need the app's Bearer token too:
+//!   [`TransferConfig::api`] holds it, and it is sent only to URLs on the API's own origin
+//!   ([`ApiAccess`]), never to a signed Google Cloud Storage URL of the older flow nor wherever a
+//!   redirect leads. A byte path refusing its token (401/403 naming `token`) is
+//!   [`TransferError::TokenRefused`], which like an expired signed URL means "create a new job";
+//!   a refused Bearer token is [`TransferError::Unauthorized`]; 413 is
+//!   [`TransferError::TooLarge`].
+//! - [`Transfers::upload_file`]: one `PUT` with `Content-Length` = file size and
+//!   `Content-Type: application/octet-stream` to a byte path (the specification's type) or
+//!   `text/plain` exactly to a signed URL (the value X signs); a 415 is retried once with the
+//!   other type. The body is read from disk in 256 KiB chunks by a reader thread with a
+//!   four-chunk read-ahead, so memory does not depend on the file size. Network errors and 5xx
+//!   answers re-send the file until storage says the URL expired; redirects are followed (at most
+//!   five), deciding the Bearer token afresh for each hop.
 //! - [`Transfers::upload_resumable`]: `POST` start with the four signed headers, then chunks of
 //!   [`TransferConfig::chunk_size`] (8 MiB by default, a multiple of 256 KiB) with
 //!   `Content-Range: bytes a-b/*`; the final chunk carries the total. After a failed chunk it asks
@@ -55,10 +66,13 @@ mod transfers;
 mod upload;
 
 pub use download::{Download, DownloadReport};
-pub use error::{GcsError, TransferError, TransferOp};
+pub use error::{ApiProblem, GcsError, TransferError, TransferOp};
 pub use progress::{Progress, ProgressUpdate};
 pub use transfers::{
-    DEFAULT_CHUNK_SIZE, RESUMABLE_ALIGN, TransferConfig, TransferRetry, Transfers,
+    ApiAccess, DEFAULT_CHUNK_SIZE, RESUMABLE_ALIGN, TransferConfig, TransferRetry, Transfers,
+    is_byte_path,
 };
-pub use upload::{Persisted, ResumableSession, UPLOAD_CONTENT_TYPE, UploadReport};
+pub use upload::{
+    BYTE_PATH_CONTENT_TYPE, Persisted, ResumableSession, UPLOAD_CONTENT_TYPE, UploadReport,
+};
 pub use xcomply_core::SignedUrl;

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Response;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use xcomply_core::SignedUrl;
 
-use crate::error::{GcsError, TransferError, TransferOp, is_retryable_status};
+use crate::error::{ApiProblem, GcsError, TransferError, TransferOp, is_retryable_status};
 
 /// The GCS resumable protocol needs every chunk but the last to be a multiple of this.
 pub const RESUMABLE_ALIGN: u64 = 256 * 1024;
@@ -53,6 +53,77 @@ impl TransferRetry {
     }
 }
 
+/// The app's Bearer token and the origin of the API it belongs to.
+///
+/// Since X's September 2026 cutover, upload and download URLs are byte paths on the API itself
+/// (`https://api.x.com/2/compliance/jobs/{id}/upload?token=…`) and need the Bearer token as well
+/// as their own token. The Bearer token is sent to a transfer URL **only when its scheme, host
+/// and port equal the API's**: a legacy Google Cloud Storage URL, or wherever a redirect leads,
+/// never sees it.
+#[derive(Clone)]
+pub struct ApiAccess {
+    origin: url::Origin,
+    token: String,
+}
+
+impl ApiAccess {
+    /// The token of the app whose API is at `api_base` (`https://api.x.com`).
+    pub fn new(api_base: &str, token: impl Into<String>) -> Result<ApiAccess, TransferError> {
+        let base = url::Url::parse(api_base).map_err(|e| {
+            TransferError::Config(format!("the API base `{api_base}` is not a URL: {e}"))
+        })?;
+        Ok(ApiAccess {
+            origin: base.origin(),
+            token: token.into(),
+        })
+    }
+
+    /// Whether `url` is on the API's origin (same scheme, host and port, default ports
+    /// included).
+    pub fn same_origin(&self, url: &str) -> bool {
+        url::Url::parse(url).is_ok_and(|u| u.origin() == self.origin)
+    }
+}
+
+impl std::fmt::Debug for ApiAccess {
+    // The token is a secret: only the origin is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiAccess")
+            .field("origin", &self.origin.ascii_serialization())
+            .field("token", &"REDACTED")
+            .finish()
+    }
+}
+
+/// Whether a URL is one of the live API's byte paths (`/2/compliance/jobs/{id}/upload` or
+/// `…/download`), which take `application/octet-stream`, rather than a signed storage URL, which
+/// is signed for `text/plain`.
+pub fn is_byte_path(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    let mut segments = u.path().trim_end_matches('/').rsplit('/');
+    let (Some(last), Some(id), Some(jobs), Some(compliance), Some(version)) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return false;
+    };
+    matches!(last, "upload" | "download")
+        && !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_digit())
+        && jobs == "jobs"
+        && compliance == "compliance"
+        && version == "2"
+}
+
+/// Redirects followed by one transfer: a byte path may hand the bytes to storage elsewhere, but
+/// a loop must end.
+pub(crate) const MAX_REDIRECTS: u32 = 5;
+
 /// How transfers behave.
 #[derive(Clone, Debug)]
 pub struct TransferConfig {
@@ -67,6 +138,9 @@ pub struct TransferConfig {
     pub read_timeout: Duration,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// The API's origin and Bearer token, for byte-path URLs on that origin; `None` sends no
+    /// Bearer token anywhere (enough for signed GCS URLs).
+    pub api: Option<ApiAccess>,
 }
 
 impl Default for TransferConfig {
@@ -77,6 +151,7 @@ impl Default for TransferConfig {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
             user_agent: concat!("xcomply/", env!("CARGO_PKG_VERSION")).to_owned(),
+            api: None,
         }
     }
 }
@@ -118,6 +193,38 @@ impl Transfers {
     pub fn config(&self) -> &TransferConfig {
         &self.config
     }
+
+    /// A request to a transfer URL, with the Bearer token when (and only when) the URL is on the
+    /// API's origin.
+    pub(crate) fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        let req = self.http.request(method, url);
+        match &self.config.api {
+            Some(api) if api.same_origin(url) => req.bearer_auth(&api.token),
+            _ => req,
+        }
+    }
+}
+
+/// Where a redirect answer points, resolved against the URL that answered; `None` when the
+/// answer is not a redirect to follow. (A 308 of the resumable protocol is never passed here.)
+pub(crate) fn redirect_target(url: &SignedUrl, resp: &Response) -> Option<SignedUrl> {
+    if !matches!(
+        resp.status(),
+        StatusCode::MOVED_PERMANENTLY
+            | StatusCode::FOUND
+            | StatusCode::SEE_OTHER
+            | StatusCode::TEMPORARY_REDIRECT
+            | StatusCode::PERMANENT_REDIRECT
+    ) {
+        return None;
+    }
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    let next = url::Url::parse(url.expose()).ok()?.join(location).ok()?;
+    Some(SignedUrl::new(next.to_string()))
 }
 
 /// Turns a storage error answer into the error, reading its XML body.
@@ -130,6 +237,46 @@ pub(crate) async fn storage_error(
 ) -> TransferError {
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap_or_default();
+    let problem = ApiProblem::parse(&text);
+    if let Some(p) = &problem {
+        match status {
+            413 => {
+                return TransferError::TooLarge {
+                    op,
+                    url: url.redacted(),
+                    limit_hint: p.limit_hint(),
+                    detail: p.detail.clone(),
+                };
+            }
+            // A byte path names its `token` parameter when the URL's token is refused (forged,
+            // expired, or for the other operation): the job needs a new URL, which only a new
+            // job brings, exactly as with an expired signed URL.
+            401 | 403 if p.parameter.as_deref() == Some("token") => {
+                return TransferError::TokenRefused {
+                    op,
+                    url: url.redacted(),
+                    status,
+                    detail: p.detail.clone().unwrap_or_else(|| p.title.clone()),
+                };
+            }
+            401 => {
+                return TransferError::Unauthorized {
+                    op,
+                    url: url.redacted(),
+                    detail: p.detail.clone().unwrap_or_else(|| p.title.clone()),
+                };
+            }
+            _ => {}
+        }
+    }
+    if status == 413 {
+        return TransferError::TooLarge {
+            op,
+            url: url.redacted(),
+            limit_hint: None,
+            detail: None,
+        };
+    }
     let gcs = GcsError::parse(&text);
     if let Some(g) = &gcs
         && g.code == "ExpiredToken"

@@ -15,10 +15,16 @@ use xcomply_core::SignedUrl;
 use crate::body::file_body;
 use crate::error::{TransferError, TransferOp};
 use crate::progress::Progress;
-use crate::transfers::{Transfers, storage_error, transport};
+use crate::transfers::{
+    MAX_REDIRECTS, Transfers, is_byte_path, redirect_target, storage_error, transport,
+};
 
-/// The content type X signs into every upload URL. It must be sent exactly: no charset.
+/// The content type X signs into every signed (GCS) upload URL. It must be sent exactly: no
+/// charset.
 pub const UPLOAD_CONTENT_TYPE: &str = "text/plain";
+
+/// The content type of an upload to a live byte path, as the v2.168 specification declares it.
+pub const BYTE_PATH_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// What an upload did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -69,8 +75,10 @@ fn open(path: &Path) -> Result<(File, u64), TransferError> {
 }
 
 impl Transfers {
-    /// Uploads a file with one signed `PUT`: `Content-Type: text/plain`, `Content-Length` = file
-    /// size, the body streamed from disk in 256 KiB chunks (memory does not grow with the file).
+    /// Uploads a file with one `PUT`: `Content-Length` = file size, `Content-Type:
+    /// application/octet-stream` to a byte path or `text/plain` to a signed URL (a 415 switches
+    /// to the other type once), the Bearer token only on the API's origin, the body streamed
+    /// from disk in 256 KiB chunks (memory does not grow with the file). Redirects are followed.
     /// Network errors and 5xx answers re-send the whole file, until storage reports the URL
     /// expired or the retry budget is spent.
     pub async fn upload_file(
@@ -82,18 +90,46 @@ impl Transfers {
         let op = TransferOp::Upload;
         let start = Instant::now();
         let mut retries = 0u32;
+        let mut target = url.clone();
+        let mut hops = 0u32;
+        let mut content_type = if is_byte_path(url.expose()) {
+            BYTE_PATH_CONTENT_TYPE
+        } else {
+            UPLOAD_CONTENT_TYPE
+        };
+        let mut switched_type = false;
         loop {
+            let url = &target;
             let (file, len) = open(path)?;
             let tracker = progress.start(Some(len));
             let body = file_body(file, 0, len, tracker, 0, Arc::new(AtomicU64::new(0)));
             let sent = self
-                .http
-                .put(url.expose())
-                .header(CONTENT_TYPE, UPLOAD_CONTENT_TYPE)
+                .request(reqwest::Method::PUT, url.expose())
+                .header(CONTENT_TYPE, content_type)
                 .header(CONTENT_LENGTH, len)
                 .body(body)
                 .send()
                 .await;
+            if let Ok(resp) = &sent {
+                if let Some(next) = redirect_target(url, resp).filter(|_| hops < MAX_REDIRECTS) {
+                    debug!(from = %url, to = %next, "upload redirected");
+                    hops += 1;
+                    target = next;
+                    continue;
+                }
+                // The live server's accepted media types are not documented: the other one is
+                // tried once before giving up.
+                if resp.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE && !switched_type {
+                    switched_type = true;
+                    content_type = if content_type == UPLOAD_CONTENT_TYPE {
+                        BYTE_PATH_CONTENT_TYPE
+                    } else {
+                        UPLOAD_CONTENT_TYPE
+                    };
+                    info!(url = %url, content_type, "415 unsupported media type; retrying with the other type");
+                    continue;
+                }
+            }
             let err = match sent {
                 Ok(resp) if resp.status().is_success() => {
                     info!(url = %url, bytes = len, "uploaded");

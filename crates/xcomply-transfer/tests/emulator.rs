@@ -44,9 +44,13 @@ fn client(emulator: &Emulator) -> Client {
     Client::new(config).unwrap()
 }
 
-/// A generous rate limit, so that polling in tests is not spaced by X's real budget.
+/// The GCS flow (signed storage URLs, resumable uploads), which these tests pin; `bytepath.rs`
+/// tests the live flow. A generous rate limit, so that polling in tests is not spaced by X's
+/// real budget.
 fn config() -> Config {
-    Config::default().with_rate_limit(100_000, Duration::from_secs(900))
+    Config::default()
+        .with_flow(xcomply_emulator::Flow::Gcs)
+        .with_rate_limit(100_000, Duration::from_secs(900))
 }
 
 /// Writes `n` seeded tweet IDs, one per line, and returns the path and the bytes.

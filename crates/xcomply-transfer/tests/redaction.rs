@@ -12,8 +12,10 @@ use xcomply_client::{
     BearerToken, CancellationToken, Client, ClientConfig, RetryPolicy, WaitOptions,
 };
 use xcomply_core::{JobId, JobType};
-use xcomply_emulator::{Config, Emulator, FaultRates, Faults};
-use xcomply_transfer::{Progress, RESUMABLE_ALIGN, TransferConfig, TransferRetry, Transfers};
+use xcomply_emulator::{Config, Emulator, FaultRates, Faults, Flow};
+use xcomply_transfer::{
+    ApiAccess, Progress, RESUMABLE_ALIGN, TransferConfig, TransferRetry, Transfers,
+};
 
 /// A log sink shared with the test.
 #[derive(Clone, Default)]
@@ -32,7 +34,7 @@ impl Write for Capture {
 /// The secret values of a signed URL: its signature and, for a session, its upload ID.
 fn secrets_of(url: &str) -> Vec<String> {
     let url = xcomply_core::SignedUrl::new(url);
-    ["X-Goog-Signature", "upload_id"]
+    ["X-Goog-Signature", "upload_id", "token"]
         .iter()
         .filter_map(|p| url.query_param(p).map(str::to_owned))
         .filter(|v| !v.is_empty())
@@ -57,7 +59,10 @@ fn trace_logs_and_errors_hold_no_secrets() {
         .enable_all()
         .build()
         .unwrap();
-    let (secrets, errors) = rt.block_on(flow());
+    let (mut secrets, mut errors) = rt.block_on(flow(Flow::Gcs));
+    let (more_secrets, more_errors) = rt.block_on(flow(Flow::BytePath));
+    secrets.extend(more_secrets);
+    errors.extend(more_errors);
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(
@@ -80,12 +85,15 @@ fn trace_logs_and_errors_hold_no_secrets() {
     }
 }
 
-/// Creates jobs, uploads simply and resumably under faults, downloads, provokes errors; returns
-/// every secret that was in play and every error message and Debug output produced.
-async fn flow() -> (Vec<String>, Vec<String>) {
+/// Creates jobs, uploads simply and resumably (GCS flow) or to byte paths with the Bearer token
+/// (byte-path flow) under faults, downloads, provokes errors; returns every secret that was in
+/// play and every error message and Debug output produced.
+async fn flow(flow: Flow) -> (Vec<String>, Vec<String>) {
     let token = "AAAAAAAAAAAAAAAAAAAAAsupersecrettoken%3Dxyz";
+    let live = flow == Flow::BytePath;
     let emulator = Emulator::start(
         Config::default()
+            .with_flow(flow)
             .with_token(token)
             .with_rate_limit(100_000, Duration::from_secs(900)),
     )
@@ -105,6 +113,7 @@ async fn flow() -> (Vec<String>, Vec<String>) {
         ..RetryPolicy::default()
     };
     let client = Client::new(config.clone()).unwrap();
+    let mut errors = Vec::new();
     let t = Transfers::new(TransferConfig {
         retry: TransferRetry {
             max_retries: 10,
@@ -112,9 +121,11 @@ async fn flow() -> (Vec<String>, Vec<String>) {
             max_backoff: Duration::from_millis(20),
         },
         chunk_size: RESUMABLE_ALIGN,
+        api: Some(ApiAccess::new(emulator.base_url(), token).unwrap()),
         ..TransferConfig::default()
     })
     .unwrap();
+    errors.push(format!("{t:?}"));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ids.txt");
     let mut ids = String::new();
@@ -125,8 +136,7 @@ async fn flow() -> (Vec<String>, Vec<String>) {
     std::fs::write(&path, ids).unwrap();
 
     let mut secrets = vec![token.to_owned()];
-    let mut errors = Vec::new();
-    for (job_type, resumable) in [(JobType::Tweets, false), (JobType::Users, true)] {
+    for (job_type, resumable) in [(JobType::Tweets, false), (JobType::Users, !live)] {
         let job = client.create_job(&job_type, None, resumable).await.unwrap();
         secrets.extend(secrets_of(job.upload_url.expose()));
         secrets.extend(secrets_of(job.download_url.expose()));
@@ -158,7 +168,17 @@ async fn flow() -> (Vec<String>, Vec<String>) {
             .unwrap();
         // Errors: a second upload to a job no longer `created` is stored and ignored, but a
         // resumable start on a plain URL and a plain PUT on a resumable one are refused.
-        let wrong = if resumable {
+        let wrong = if live {
+            // The download URL's token on the upload path: refused, naming the token.
+            let swapped = xcomply_core::SignedUrl::new(format!(
+                "{}?{}",
+                job.upload_url.expose().split('?').next().unwrap(),
+                job.download_url.expose().split('?').nth(1).unwrap()
+            ));
+            t.upload_file(&swapped, &path, &Progress::none())
+                .await
+                .map(|_| ())
+        } else if resumable {
             t.upload_file(&job.upload_url, &path, &Progress::none())
                 .await
                 .map(|_| ())
