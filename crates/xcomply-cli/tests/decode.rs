@@ -1,5 +1,6 @@
 //! `xcomply decode` end to end: plain, gzip and zstd input from a file or stdin, strict errors
-//! with exit code 4, lenient rejects next to the output.
+//! with exit code 4, lenient rejects next to the output, the live API's results with their error
+//! records kept in an errors file.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,6 +15,10 @@ const TWEETS: &str = concat!(
 const USERS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../fixtures/results/docs-users.jsonl"
+);
+const LIVE_TWEETS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/results/x-2026-tweets.jsonl"
 );
 const MESSY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -335,4 +340,183 @@ fn an_existing_rejects_file_is_replaced_only_with_force() {
     let run = decode(BAD, "tweets", &out, &["--lenient", "--force"], None);
     assert!(run.status.success(), "{}", text(&run.stderr));
     assert!(std::fs::read_to_string(&rejects).unwrap().contains("12O4"));
+}
+
+/// The error-record line of the human summary.
+fn error_records_line(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .find(|l| l.starts_with("error records (input lines X could not check): "))
+        .unwrap_or_else(|| panic!("no error records line: {stdout}"))
+}
+
+#[test]
+fn live_results_decode_strictly_and_their_error_records_are_counted_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tweets.parquet");
+    let run = decode(LIVE_TWEETS, "tweets", &out, &[], None);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let stdout = text(&run.stdout);
+    let errors = dir.path().join("tweets.errors.jsonl");
+    assert_eq!(
+        error_records_line(&stdout),
+        format!(
+            "error records (input lines X could not check): 1, written to {}",
+            errors.display()
+        )
+    );
+    assert!(stdout.contains("8 lines, 7 records"), "{stdout}");
+    assert!(
+        stdout.contains("unknown values kept: 0 actions, 0 reasons"),
+        "{stdout}"
+    );
+    let kept: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&errors).unwrap().trim()).unwrap();
+    assert_eq!(
+        kept,
+        serde_json::json!({"id": "not_a_valid_id", "error": "invalid_id"})
+    );
+    let rows = read_rows(&out).unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "delete",
+            "delete",
+            "delete",
+            "delete",
+            "rehydrate",
+            "scrub_geo",
+            "scrub_geo"
+        ]
+    );
+    assert_eq!(rows[4].reason, "tweet_edited");
+    assert_eq!(rows[6].redacted_at, None, "`redacted_at: null`");
+    assert_eq!(rows[0].redacted_at, Some(1_596_042_167_000));
+}
+
+#[test]
+fn the_json_summary_counts_error_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tweets.parquet");
+    let errors = dir.path().join("unchecked.jsonl");
+    let run = decode(
+        LIVE_TWEETS,
+        "tweets",
+        &out,
+        &["--json", "--errors", errors.to_str().unwrap()],
+        None,
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(summary["error_records"], 1);
+    assert_eq!(summary["errors"], errors.to_str().unwrap());
+    assert_eq!(summary["records"], 7);
+    assert_eq!(summary["rejected"], 0);
+    assert_eq!(summary["rejects"], serde_json::Value::Null);
+    assert_eq!(summary["results"]["rows"], 7);
+    assert_eq!(summary["results"]["path"], out.to_str().unwrap());
+    assert!(
+        std::fs::read_to_string(&errors)
+            .unwrap()
+            .contains("not_a_valid_id")
+    );
+    assert!(!dir.path().join("tweets.errors.jsonl").exists());
+
+    // Results without error records: zero, and no errors file.
+    let out = dir.path().join("old.parquet");
+    let run = decode(TWEETS, "tweets", &out, &["--json"], None);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(summary["error_records"], 0);
+    assert_eq!(summary["errors"], serde_json::Value::Null);
+    assert!(!dir.path().join("old.errors.jsonl").exists());
+    let run = decode(TWEETS, "tweets", &dir.path().join("h.parquet"), &[], None);
+    assert_eq!(
+        error_records_line(&text(&run.stdout)),
+        "error records (input lines X could not check): 0"
+    );
+}
+
+#[test]
+fn an_existing_errors_file_is_replaced_only_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.parquet");
+    let errors = dir.path().join("r.errors.jsonl");
+    std::fs::write(&errors, b"precious").unwrap();
+    let run = decode(LIVE_TWEETS, "tweets", &out, &[], None);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the errors file `{}` already exists",
+            errors.display()
+        )) && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&errors).unwrap(), b"precious");
+    assert!(!out.exists());
+    // With --force, results without error records leave an empty file, not a stale one.
+    let run = decode(TWEETS, "tweets", &out, &["--force"], None);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(std::fs::read(&errors).unwrap(), b"");
+    assert!(
+        error_records_line(&text(&run.stdout))
+            .ends_with(&format!(": 0, written to {}", errors.display()))
+    );
+}
+
+#[test]
+fn an_errors_file_that_is_the_input_or_another_output_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(LIVE_TWEETS).unwrap();
+    let input = dir.path().join("live.jsonl");
+    std::fs::write(&input, &original).unwrap();
+    let out = dir.path().join("r.parquet");
+    let run = decode(
+        input.to_str().unwrap(),
+        "tweets",
+        &out,
+        &["--force", "--errors", input.to_str().unwrap()],
+        None,
+    );
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the errors file `{}` is the input file",
+            input.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), original);
+
+    let run = decode(
+        input.to_str().unwrap(),
+        "tweets",
+        &out,
+        &["--errors", out.to_str().unwrap()],
+        None,
+    );
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the errors file `{}` is also --out `{}`",
+            out.display(),
+            out.display()
+        )),
+        "{stderr}"
+    );
+    let rejects = dir.path().join("r.rejects.jsonl");
+    let run = decode(
+        input.to_str().unwrap(),
+        "tweets",
+        &out,
+        &["--lenient", "--errors", rejects.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+    assert!(text(&run.stderr).contains("is also the rejects file"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use xcomply_core::{Id, JobType};
 use xcomply_sink::SinkError;
-use xcomply_sink::results::{decode_reader, rejects_path};
+use xcomply_sink::results::{DecodeOptions, decode_reader_with, errors_path, rejects_path};
 
 use super::common::TypeArg;
 use super::join::count;
@@ -22,14 +22,23 @@ use crate::output::say;
 /// in as it arrives. Memory stays bounded whatever the size of the input. Bad
 /// lines stop the decode with their line number and byte offset, unless --lenient
 /// is given. Input that is plainly not JSON Lines (a Parquet file, an HTML page,
-/// an archive) is refused at once. An existing --out (or rejects file) is
-/// replaced only with --force, and neither may be the input file itself.
+/// an archive) is refused at once. An existing --out (or rejects or errors file)
+/// is replaced only with --force, and none may be the input file itself.
+///
+/// Both vocabularies are read: the live API's (actions delete, rehydrate and
+/// scrub_geo, deleted_at, a null redacted_at) and the one of results downloaded
+/// before September 2026 (action delete, reason scrub_geo). Error records, the
+/// API's answer to an uploaded line that is not an ID ({"id": "<the line>",
+/// "error": "invalid_id"}), are not rows and never fail a decode: they are
+/// counted ("error records" in the summary) and written to --errors.
 ///
 /// Examples:
 ///   xcomply decode results.jsonl --type tweets --out results/tweets-1.parquet
 ///   curl -s "$DOWNLOAD_URL" | xcomply decode - --type users --out users.parquet
 ///   xcomply decode results.jsonl.zst --type tweets --out r.parquet --lenient \
 ///       --job-id 1446017776678801409
+///   xcomply decode results.jsonl --type tweets --out r.parquet --json \
+///       --errors unchecked-ids.jsonl
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -45,10 +54,22 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 
-    /// Replace an existing --out and, with --lenient, an existing rejects file (atomically, once
-    /// the decode has succeeded). Neither may be the input file itself, even with --force.
+    /// Replace an existing --out, errors file and, with --lenient, rejects file (atomically, once
+    /// the decode has succeeded). None may be the input file itself, even with --force.
     #[arg(long)]
     pub force: bool,
+
+    /// Where to write the error records, one {"id":"<the line>","error":"<why>"} per line
+    /// [default: beside --out, X.parquet → X.errors.jsonl]. Written only when the results
+    /// hold error records, or with --force over an existing file (then it is replaced, by an
+    /// empty file when there are none, so it never describes another decode).
+    #[arg(long, value_name = "FILE")]
+    pub errors: Option<PathBuf>,
+
+    /// Print the summary as one JSON object on stdout (paths and counts, error_records among
+    /// them) instead of lines for people.
+    #[arg(long)]
+    pub json: bool,
 
     /// The job ID to record in the `job_id` column.
     #[arg(long, value_name = "ID")]
@@ -182,12 +203,13 @@ fn is_same_file((input_path, input): &(PathBuf, std::fs::Metadata), path: &Path)
     }
 }
 
-/// Refuses outputs that would destroy the input (--out or the rejects file being the input file
-/// itself) and, without --force, outputs that already exist: --out and, with --lenient, its
-/// rejects file alike.
+/// Refuses outputs that would destroy the input (--out, the rejects file or the errors file
+/// being the input file itself), two outputs under one name, and, without --force, outputs that
+/// already exist: --out, the errors file and, with --lenient, the rejects file alike.
 fn check_outputs(
     input: Option<&(PathBuf, std::fs::Metadata)>,
     out: &Path,
+    errors: &Path,
     lenient: bool,
     force: bool,
 ) -> anyhow::Result<()> {
@@ -203,13 +225,32 @@ fn check_outputs(
             rejects,
         ));
     }
+    outputs.push((
+        format!("the errors file `{}`", errors.display()),
+        errors.to_path_buf(),
+    ));
+    // Two outputs under one name would overwrite each other; compared as absolute paths, which
+    // also catches `r.parquet` and `./r.parquet`.
+    for (i, (what, path)) in outputs.iter().enumerate() {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        if let Some((other, _)) = outputs[..i]
+            .iter()
+            .find(|(_, p)| std::path::absolute(p).unwrap_or_else(|_| p.clone()) == absolute)
+        {
+            return Err(coded(
+                Code::Usage,
+                anyhow::anyhow!("{what} is also {other}; expected a file of its own (--errors)"),
+            ));
+        }
+    }
     for (what, path) in outputs {
         if input.is_some_and(|input| is_same_file(input, &path)) {
             return Err(coded(
                 Code::Input,
                 anyhow::anyhow!(
                     "{what} is the input file; expected an output other than the input (the \
-                     rejects of --out `X.parquet` go to `X.rejects.jsonl`)"
+                     rejects of --out `X.parquet` go to `X.rejects.jsonl`, its error records to \
+                     `X.errors.jsonl` or --errors)"
                 ),
             ));
         }
@@ -233,6 +274,8 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         job_id,
         lenient,
         force,
+        errors,
+        json,
     } = args;
     let job_type = JobType::from(r#type);
     let job_id = match job_id {
@@ -251,9 +294,23 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             .map_err(|e| coded(Code::Input, e))?;
         (input, Box::new(file))
     };
-    check_outputs(input_identity(&name).as_ref(), &out, lenient, force)?;
+    let errors = errors.unwrap_or_else(|| errors_path(&out));
+    check_outputs(
+        input_identity(&name).as_ref(),
+        &out,
+        &errors,
+        lenient,
+        force,
+    )?;
+    let options = DecodeOptions {
+        lenient,
+        // Past `check_outputs`, an existing errors file means --force: it is replaced even when
+        // there are no error records, so it cannot be mistaken for this decode's.
+        keep_empty_errors: errors.exists() || errors.is_symlink(),
+        errors: Some(errors),
+    };
     let reader = decompressed(raw, &name).map_err(|e| coded(Code::Input, e))?;
-    let summary = decode_reader(reader, &job_type, job_id, &out, lenient).map_err(|err| {
+    let summary = decode_reader_with(reader, &job_type, job_id, &out, &options).map_err(|err| {
         let code = match &err {
             SinkError::Decode { .. } | SinkError::ReadInput { .. } | SinkError::Io { .. } => {
                 Code::Input
@@ -268,7 +325,29 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 
     let stats = summary.stats;
     let results = &summary.results;
-    if !ctx.quiet {
+    if json {
+        let path = |p: Option<&PathBuf>| p.map(|p| p.display().to_string());
+        let value = serde_json::json!({
+            "input": name,
+            "results": {
+                "path": results.path.display().to_string(),
+                "rows": results.rows,
+                "bytes": results.bytes,
+                "sha256": results.sha256,
+            },
+            "lines": stats.lines,
+            "records": stats.records,
+            "blank_lines": stats.blank_lines,
+            "duplicates": stats.duplicates,
+            "unknown_actions": stats.unknown_actions,
+            "unknown_reasons": stats.unknown_reasons,
+            "rejected": stats.rejected,
+            "rejects": path(summary.rejects.as_ref()),
+            "error_records": stats.error_records,
+            "errors": path(summary.errors.as_ref()),
+        });
+        say!("{value}")?;
+    } else if !ctx.quiet {
         say!(
             "wrote {}: {}, {}, sha256 {}",
             results.path.display(),
@@ -295,6 +374,24 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 rejects.display()
             )?;
         }
+        // Always said, so that a person reading the summary sees how many IDs X could not check.
+        match &summary.errors {
+            Some(path) => say!(
+                "error records (input lines X could not check): {}, written to {}",
+                stats.error_records,
+                path.display()
+            )?,
+            None => say!(
+                "error records (input lines X could not check): {}",
+                stats.error_records
+            )?,
+        }
+    }
+    if stats.error_records > 0 {
+        tracing::warn!(
+            error_records = stats.error_records,
+            "X could not check some uploaded lines; see the errors file"
+        );
     }
     if stats.rejected > 0 {
         tracing::warn!(
