@@ -170,7 +170,30 @@ impl Client {
     /// If a retry of the request is refused as a conflict, the first try probably created the job
     /// before its answer was lost; the client then returns the `created` job of that type with the
     /// same name and resumability instead of failing.
+    ///
+    /// Since X's September 2026 cutover resumable uploads no longer exist and `"resumable": true`
+    /// is refused with 400: such a refusal is retried once without it, so the job comes back with
+    /// `resumable` false and must be uploaded with one PUT.
     pub async fn create_job(
+        &self,
+        job_type: &JobType,
+        name: Option<&str>,
+        resumable: bool,
+    ) -> Result<ComplianceJob, ClientError> {
+        match self.create_once(job_type, name, resumable).await {
+            Err(err) if resumable && refuses_resumable(&err) => {
+                warn!(
+                    "the API refused a resumable {job_type} job ({}); creating it without \
+                     resumable, to be uploaded with one PUT",
+                    err.problem().map_or_else(String::new, ToString::to_string)
+                );
+                self.create_once(job_type, name, false).await
+            }
+            other => other,
+        }
+    }
+
+    async fn create_once(
         &self,
         job_type: &JobType,
         name: Option<&str>,
@@ -575,6 +598,26 @@ fn partial_error(op: Operation, status: StatusCode, item: &ProblemItem) -> Clien
         retries: 0,
         elapsed: Duration::ZERO,
     }))
+}
+
+/// Whether a create was refused with 400 because of its `resumable` field: the problem names
+/// the parameter or says so in a message.
+fn refuses_resumable(err: &ClientError) -> bool {
+    err.status() == Some(400)
+        && err.problem().is_some_and(|p| {
+            p.errors.iter().flatten().any(|item| {
+                item.parameters
+                    .as_ref()
+                    .is_some_and(|ps| ps.contains_key("resumable"))
+                    || item
+                        .message
+                        .as_deref()
+                        .is_some_and(|m| m.to_ascii_lowercase().contains("resumable"))
+            }) || p
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.to_ascii_lowercase().contains("resumable"))
+        })
 }
 
 /// Reads `{"data": job}`.

@@ -7,7 +7,13 @@ use xcomply_client::{
     BearerToken, CancellationToken, Client, ClientConfig, ClientError, RetryPolicy, WaitOptions,
 };
 use xcomply_core::{JobId, JobStatus, JobType};
-use xcomply_emulator::{Config, Emulator, FaultRates, Faults};
+use xcomply_emulator::{Config, Emulator, FaultRates, Faults, Flow};
+
+/// The GCS flow, which most of these tests pin (they check its signed URLs and problem types);
+/// `the_live_flow_round_trips_and_drops_resumable` checks the byte-path flow.
+fn gcs() -> Config {
+    Config::default().with_flow(Flow::Gcs)
+}
 
 /// A retry policy with short backoffs, so fault tests take milliseconds per retry.
 fn fast_retry() -> RetryPolicy {
@@ -28,7 +34,7 @@ fn client_for(emulator: &Emulator, token: &str) -> Client {
 
 #[tokio::test]
 async fn every_endpoint_round_trips() {
-    let emulator = Emulator::start(Config::default()).await.unwrap();
+    let emulator = Emulator::start(gcs()).await.unwrap();
     let client = client_for(&emulator, emulator.token());
 
     assert!(
@@ -97,7 +103,7 @@ async fn every_endpoint_round_trips() {
 
 #[tokio::test]
 async fn errors_fail_fast_with_actionable_messages() {
-    let emulator = Emulator::start(Config::default()).await.unwrap();
+    let emulator = Emulator::start(gcs()).await.unwrap();
 
     // A wrong token: 401, not retried, and the token itself is nowhere in the message.
     let wrong = client_for(&emulator, "not-the-token-s3cr3t");
@@ -151,7 +157,7 @@ async fn errors_fail_fast_with_actionable_messages() {
 
 #[tokio::test]
 async fn server_errors_are_retried_and_counted() {
-    let emulator = Emulator::start(Config::default()).await.unwrap();
+    let emulator = Emulator::start(gcs()).await.unwrap();
     let client = client_for(&emulator, emulator.token());
     // Every API request fails: the error says how many tries and how long.
     emulator.set_faults(Faults {
@@ -197,9 +203,7 @@ async fn server_errors_are_retried_and_counted() {
 
 #[tokio::test]
 async fn ten_percent_faults_never_fail_an_operation() {
-    let emulator = Emulator::start(Config::default().with_seed(7))
-        .await
-        .unwrap();
+    let emulator = Emulator::start(gcs().with_seed(7)).await.unwrap();
     emulator.set_faults(Faults::uniform(&FaultRates {
         server_error: 0.05,
         unavailable: 0.05,
@@ -237,7 +241,7 @@ async fn ten_percent_faults_never_fail_an_operation() {
 async fn governor_spaces_requests_within_a_short_window() {
     // Three requests per two-second window: the fourth and fifth must wait for the reset, and the
     // governor must wait rather than let the server answer 429.
-    let emulator = Emulator::start(Config::default().with_rate_limit(3, Duration::from_secs(2)))
+    let emulator = Emulator::start(gcs().with_rate_limit(3, Duration::from_secs(2)))
         .await
         .unwrap();
     let client = client_for(&emulator, emulator.token());
@@ -265,7 +269,7 @@ async fn governor_spaces_requests_within_a_short_window() {
 
 #[tokio::test]
 async fn a_429_waits_for_the_reset_and_succeeds() {
-    let emulator = Emulator::start(Config::default().with_rate_limit(2, Duration::from_secs(2)))
+    let emulator = Emulator::start(gcs().with_rate_limit(2, Duration::from_secs(2)))
         .await
         .unwrap();
     // Two clients do not share a governor: the second learns of the spent window from a 429.
@@ -282,7 +286,7 @@ async fn a_429_waits_for_the_reset_and_succeeds() {
     );
 
     // Injected 429 bursts (each announcing a reset one second ahead) are waited out too.
-    let emulator = Emulator::start(Config::default()).await.unwrap();
+    let emulator = Emulator::start(gcs()).await.unwrap();
     let second = client_for(&emulator, emulator.token());
     emulator.set_faults(Faults {
         api: FaultRates {
@@ -335,7 +339,7 @@ async fn wait_for_job_follows_the_lifecycle_and_can_be_cancelled() {
     // A generous rate limit: with X's 150 per 15 minutes the governor would rightly space polls
     // 6 s apart.
     let emulator = Emulator::start(
-        Config::default()
+        gcs()
             .with_processing(Duration::from_millis(600), None)
             .with_rate_limit(100_000, Duration::from_secs(900)),
     )
@@ -401,4 +405,42 @@ async fn wait_for_job_follows_the_lifecycle_and_can_be_cancelled() {
     assert_eq!(done.status, JobStatus::Complete);
     assert_eq!(seen.first(), Some(&JobStatus::InProgress), "{seen:?}");
     assert_eq!(seen.last(), Some(&JobStatus::Complete), "{seen:?}");
+}
+
+/// In the live flow a resumable create is refused with 400; the client creates the job again
+/// without it, and every endpoint still round-trips with the v2.168 problem types.
+#[tokio::test]
+async fn the_live_flow_round_trips_and_drops_resumable() {
+    let emulator = Emulator::start(Config::default()).await.unwrap();
+    let client = client_for(&emulator, emulator.token());
+    let job = client
+        .create_job(&JobType::Tweets, Some("nightly"), true)
+        .await
+        .unwrap();
+    assert_eq!(job.resumable, Some(false));
+    assert_eq!(job.name.as_deref(), Some("nightly"));
+    assert!(
+        job.upload_url.expose().starts_with(&format!(
+            "{}/2/compliance/jobs/{}/upload?token=",
+            emulator.base_url(),
+            job.id
+        )),
+        "{}",
+        job.upload_url
+    );
+    assert_eq!(emulator.stats().jobs_created, 1);
+    let err = client
+        .create_job(&JobType::Tweets, None, false)
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    let err = client.get_job(JobId(12_345)).await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    let cancelled = client.cancel_job(job.id).await.unwrap();
+    assert_eq!(cancelled.status, JobStatus::Failed);
+    let err = client_for(&emulator, "wrong")
+        .list_jobs(&JobType::Tweets, None)
+        .await
+        .unwrap_err();
+    assert!(err.is_auth(), "{err}");
 }
