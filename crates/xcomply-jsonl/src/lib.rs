@@ -28,7 +28,7 @@
 //! nested values, invalid JSON) goes through simd-json with reused buffers, on a padded private
 //! copy of the line, so `decode` takes `&[u8]` and never rewrites the caller's bytes (a reject's
 //! raw line stays as received). Tests check that all paths agree. None allocates per record:
-//! the only allocations are per batch (and per unknown dictionary value or reject).
+//! the only allocations are per batch (and per unknown dictionary value, reject or error record).
 //!
 //! It deliberately does no IO (no files, sockets or decompression), knows nothing of jobs (the
 //! caller adds `job_id` and `job_type`) and does not deduplicate IDs.
