@@ -13,8 +13,11 @@ pub enum StageErrorKind {
     Credentials,
     /// Another unfinished job of the same type exists (409 conflict).
     Conflict,
-    /// A signed upload or download URL has expired (or the job's upload window closed).
+    /// A signed upload or download URL has expired (or the job's upload window closed), or a
+    /// byte path refused the URL's token: only a new job brings a new URL.
     UrlExpired,
+    /// The upload was refused as too large (413): the shard must be split.
+    TooLarge,
     /// The job or object does not exist (any more).
     NotFound,
     /// The API or storage kept failing after every retry, or a usage cap is spent.
@@ -32,6 +35,8 @@ pub struct StageError {
     pub kind: StageErrorKind,
     /// The message, naming the file, job or (redacted) URL.
     pub message: String,
+    /// For [`StageErrorKind::TooLarge`]: the upload limit the server stated, if it stated one.
+    pub limit_hint: Option<u64>,
 }
 
 impl StageError {
@@ -40,6 +45,15 @@ impl StageError {
         StageError {
             kind,
             message: message.into(),
+            limit_hint: None,
+        }
+    }
+
+    /// An upload refused as too large, with the limit the server stated.
+    pub fn too_large(message: impl Into<String>, limit_hint: Option<u64>) -> StageError {
+        StageError {
+            limit_hint,
+            ..StageError::new(StageErrorKind::TooLarge, message)
         }
     }
 }
@@ -163,7 +177,9 @@ impl PipelineError {
             PipelineError::Stage { error, .. } => match error.kind {
                 StageErrorKind::Credentials => ErrorClass::Credentials,
                 StageErrorKind::Input => ErrorClass::Input,
-                StageErrorKind::Api => ErrorClass::Api,
+                // A 413 the run could not cure by splitting (a one-ID shard) is the API refusing
+                // what it was documented to take.
+                StageErrorKind::Api | StageErrorKind::TooLarge => ErrorClass::Api,
                 StageErrorKind::Conflict => ErrorClass::Conflict,
                 StageErrorKind::UrlExpired => ErrorClass::UrlExpired,
                 // The run replaces a job that vanished; a 404 anywhere else is an answer the API

@@ -181,7 +181,12 @@ fn client_error(e: &ClientError) -> StageError {
 }
 
 fn transfer_error(e: &TransferError) -> StageError {
-    let kind = if e.is_expired() {
+    if let TransferError::TooLarge { limit_hint, .. } = e {
+        return StageError::too_large(e.to_string(), *limit_hint);
+    }
+    let kind = if e.is_auth() {
+        StageErrorKind::Credentials
+    } else if e.is_expired() {
         StageErrorKind::UrlExpired
     } else if e.status() == Some(404) {
         StageErrorKind::NotFound
@@ -264,7 +269,9 @@ impl Stages for RealStages {
         resumable: bool,
         shard: &Path,
     ) -> Result<(), StageError> {
-        let result = if resumable {
+        // A byte path of the live API has no resumable mode: whatever the job says, it takes one
+        // PUT.
+        let result = if resumable && !xcomply_transfer::is_byte_path(url.expose()) {
             self.transfers
                 .upload_resumable(url, shard, &Progress::none())
                 .await

@@ -191,7 +191,7 @@ impl<S: Stages> Ctx<S> {
             .get()
             .shards
             .iter()
-            .filter(|s| &s.job_type == job_type)
+            .filter(|s| &s.job_type == job_type && s.phase.is_live())
             .count() as u32
     }
 
@@ -342,6 +342,7 @@ async fn run_inner<S: Stages>(
                 job: None,
                 results: None,
                 last_error: None,
+                split_into: Vec::new(),
             })
             .collect();
         StateStore::create(
@@ -352,6 +353,7 @@ async fn run_inner<S: Stages>(
                 shards,
                 joined: None,
                 input_stats: Some(stats),
+                upload_cap: None,
             },
         )?
     };
@@ -370,7 +372,7 @@ async fn run_inner<S: Stages>(
             .get()
             .shards
             .iter()
-            .filter(|s| &s.job_type == t)
+            .filter(|s| &s.job_type == t && s.phase.is_live())
             .collect();
         let done: Vec<&&ShardState> = shards
             .iter()
@@ -671,30 +673,35 @@ fn relative_to(base: &Path, path: &Path) -> PathBuf {
 
 /// Drives every shard of one type: one job at a time, each download overlapping the next job.
 async fn drive_type<S: Stages>(ctx: Arc<Ctx<S>>, job_type: JobType) -> Result<(), PipelineError> {
-    let slots: Vec<usize> = {
+    // The slots are read afresh on every turn: a shard split after a 413 adds slots.
+    let slots_of = || -> Vec<usize> {
         let store = ctx.store.lock().unwrap();
         store
             .get()
             .shards
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.job_type == job_type)
+            .filter(|(_, s)| s.job_type == job_type && s.phase.is_live())
             .map(|(i, _)| i)
             .collect()
     };
-    adopt(&ctx, &job_type, &slots).await?;
+    adopt(&ctx, &job_type, &slots_of()).await?;
 
     let mut downloads: JoinSet<Result<(), PipelineError>> = JoinSet::new();
     let mut downloading: Option<usize> = None;
     loop {
+        let slots = slots_of();
         let phases: Vec<(usize, Phase)> = slots.iter().map(|&s| (s, ctx.shard(s).phase)).collect();
         let complete = phases
             .iter()
             .find(|(s, p)| *p == Phase::Complete && Some(*s) != downloading)
             .map(|(s, _)| *s);
+        // A shard whose job may hold the type's slot goes first: creating another job would
+        // only meet a conflict (after a lost state, an adopted job can belong to a later shard).
         let next_job = phases
             .iter()
-            .find(|(_, p)| matches!(p, Phase::Planned | Phase::Created | Phase::Uploaded))
+            .find(|(_, p)| p.holds_slot())
+            .or_else(|| phases.iter().find(|(_, p)| *p == Phase::Planned))
             .map(|(s, _)| *s);
         if let Some(slot) = complete {
             if downloading.is_some() {
@@ -823,7 +830,9 @@ async fn advance_job<S: Stages>(ctx: &Ctx<S>, slot: usize) -> Result<(), Pipelin
     loop {
         let shard = ctx.shard(slot);
         match shard.phase {
-            Phase::Complete | Phase::ResultsWritten | Phase::Failed => return Ok(()),
+            Phase::Complete | Phase::ResultsWritten | Phase::Failed | Phase::Split => {
+                return Ok(());
+            }
             Phase::Planned => {
                 if shard.attempts > ctx.config.max_job_retries {
                     let error = shard
@@ -937,11 +946,27 @@ async fn create<S: Stages>(
                 .iter()
                 .find(|j| j.job_type == shard.job_type && j.status.is_unfinished());
             let run_id = ctx.run_id();
+            // A job of this run whose shard is not another live shard of the state is stale
+            // too: a shard split after a 413 keeps no job (a cancel that failed, or a crash
+            // between the cancel and the split), and after a lost state the pieces of a split
+            // are unknown until the shard is split again.
+            let others: Vec<u32> = {
+                let store = ctx.store.lock().unwrap();
+                store
+                    .get()
+                    .shards
+                    .iter()
+                    .filter(|s| {
+                        s.job_type == shard.job_type && s.phase.is_live() && s.index != shard.index
+                    })
+                    .map(|s| s.index)
+                    .collect()
+            };
             if let Some(own) = holder.filter(|j| {
                 j.name
                     .as_deref()
                     .and_then(|n| state::parse_job_name(&run_id, &shard.job_type, n))
-                    == Some(shard.index)
+                    .is_some_and(|i| !others.contains(&i))
             }) {
                 // This shard's replaced job (an expired upload window the API has not closed
                 // yet; `adopt_for` took any other job of the shard) still holds the slot: cancel
@@ -1008,6 +1033,21 @@ async fn upload<S: Stages>(
     shard: &ShardState,
 ) -> Result<(), PipelineError> {
     let job = shard.job.as_ref().expect("a job exists past planning");
+    let cap = ctx.store.lock().unwrap().get().upload_cap;
+    if let Some(cap) = cap.filter(|&cap| shard.bytes > cap) {
+        // An earlier shard of this run learned that uploads this large are refused: split this
+        // one before spending an upload on it.
+        if let Err(e) = ctx.stages.cancel_job(job.id).await {
+            tracing::debug!("cancelling job {} before splitting its shard: {e}", job.id);
+        }
+        return split(
+            ctx,
+            slot,
+            cap,
+            format!("larger than the {cap}-byte upload limit learned earlier in this run"),
+        )
+        .await;
+    }
     let margin = ctx.config.upload_expiry_margin.as_millis() as i64;
     if ctx.stages.now_ms() + margin >= job.upload_expires_at.millis() {
         return expire_upload(ctx, slot, job.id).await;
@@ -1045,8 +1085,220 @@ async fn upload<S: Stages>(
             Ok(())
         }
         Err(e) if e.kind == StageErrorKind::UrlExpired => expire_upload(ctx, slot, job.id).await,
+        Err(e) if e.kind == StageErrorKind::TooLarge && shard.ids > 1 => {
+            // Cancelled first, so that a crash before the split is recorded leaves a failed job
+            // (a new one follows) rather than one holding the type's slot.
+            if let Err(e) = ctx.stages.cancel_job(job.id).await {
+                tracing::debug!("cancelling job {} refused as too large: {e}", job.id);
+            }
+            // A stated limit is trusted; otherwise half the refused size (plus one line, so that
+            // the halves fit) is the next guess, and a half refused again splits again.
+            let half = shard.bytes.div_ceil(2) + MAX_LINE_BYTES;
+            let target = e
+                .limit_hint
+                .unwrap_or(half)
+                .min(half)
+                .min(shard.bytes - 1)
+                .max(MAX_LINE_BYTES);
+            split(
+                ctx,
+                slot,
+                target,
+                format!(
+                    "job {} refused the {}-byte upload as too large (413)",
+                    job.id, shard.bytes
+                ),
+            )
+            .await
+        }
         Err(e) => Err(PipelineError::stage(ctx.context(slot), e)),
     }
+}
+
+/// The longest line of a shard file: 19 digits and a newline.
+const MAX_LINE_BYTES: u64 = 20;
+
+/// Splits a shard into pieces of at most `target` bytes (at line boundaries), in place of the
+/// shard: the pieces are written and synced under new shard numbers first, then one state write
+/// marks the shard `split` and plans the pieces, and remembers `target` as the run's upload
+/// limit. A crash before that write leaves the shard as it was (its cancelled job is replaced
+/// and refused again); rewriting the same pieces is harmless, since their names and content
+/// follow from the state.
+async fn split<S: Stages>(
+    ctx: &Ctx<S>,
+    slot: usize,
+    target: u64,
+    reason: String,
+) -> Result<(), PipelineError> {
+    let shard = ctx.shard(slot);
+    let (dir, first_index) = {
+        let store = ctx.store.lock().unwrap();
+        let first = store
+            .get()
+            .shards
+            .iter()
+            .filter(|s| s.job_type == shard.job_type)
+            .map(|s| s.index)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        (store.dir().to_owned(), first)
+    };
+    let (src, job_type) = (dir.join(&shard.path), shard.job_type.clone());
+    let dir2 = dir.clone();
+    let pieces = tokio::task::spawn_blocking(move || {
+        write_pieces(&dir2, &src, &job_type, first_index, target)
+    })
+    .await
+    .expect("splitting does not panic")?;
+    if pieces.len() < 2 {
+        return Err(PipelineError::stage(
+            ctx.context(slot),
+            StageError::new(
+                StageErrorKind::TooLarge,
+                format!(
+                    "{reason}, and a shard of {} ID(s) cannot be split further",
+                    shard.ids
+                ),
+            ),
+        ));
+    }
+    let indices: Vec<u32> = pieces.iter().map(|p| p.index).collect();
+    ctx.note(format!(
+        "{}: {reason}; split into {} shards of at most {target} bytes ({})",
+        ctx.context(slot),
+        pieces.len(),
+        indices
+            .iter()
+            .map(|i| format!("#{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    ctx.store.lock().unwrap().update(|state| {
+        state.upload_cap = Some(state.upload_cap.map_or(target, |c| c.min(target)));
+        let original = &mut state.shards[slot];
+        original.phase = Phase::Split;
+        original.split_into.clone_from(&indices);
+        original.last_error = Some(reason.clone());
+        let job_type = original.job_type.clone();
+        // Appended, never inserted: running tasks (the other type's driver, a download in
+        // flight) hold slot numbers, which must keep naming the same shards.
+        let new: Vec<ShardState> = pieces
+            .into_iter()
+            .map(|p| ShardState {
+                job_type: job_type.clone(),
+                index: p.index,
+                path: p.path,
+                ids: p.ids,
+                bytes: p.bytes,
+                sha256: p.sha256,
+                phase: Phase::Planned,
+                attempts: 0,
+                job: None,
+                results: None,
+                last_error: None,
+                split_into: Vec::new(),
+            })
+            .collect();
+        state.shards.extend(new);
+    })?;
+    Ok(())
+}
+
+/// One piece of a split shard.
+struct Piece {
+    index: u32,
+    /// Relative to the run directory.
+    path: PathBuf,
+    ids: u64,
+    bytes: u64,
+    sha256: String,
+}
+
+/// Writes `src`'s lines into `shards/{type}-{index:05}.txt` files of at most `target` bytes each
+/// (a line is never cut), numbered from `first_index`; each is written under a temporary name,
+/// synced and renamed, and the directory synced.
+fn write_pieces(
+    dir: &Path,
+    src: &Path,
+    job_type: &JobType,
+    first_index: u32,
+    target: u64,
+) -> Result<Vec<Piece>, PipelineError> {
+    use sha2::Digest as _;
+    use std::io::{BufRead as _, Write as _};
+
+    struct Open {
+        index: u32,
+        temp: PathBuf,
+        out: std::io::BufWriter<std::fs::File>,
+        hash: sha2::Sha256,
+        ids: u64,
+        bytes: u64,
+    }
+    let shards = dir.join("shards");
+    let name = |index: u32| format!("{job_type}-{index:05}.txt");
+    let finish = |open: Open| -> Result<Piece, PipelineError> {
+        let file = shards.join(name(open.index));
+        let out = open
+            .out
+            .into_inner()
+            .map_err(|e| PipelineError::io(&open.temp, e.into_error()))?;
+        out.sync_all()
+            .map_err(|e| PipelineError::io(&open.temp, e))?;
+        std::fs::rename(&open.temp, &file).map_err(|e| PipelineError::io(&file, e))?;
+        Ok(Piece {
+            index: open.index,
+            path: relative_to(dir, &file),
+            ids: open.ids,
+            bytes: open.bytes,
+            sha256: hex::encode(open.hash.finalize()),
+        })
+    };
+    let start = |index: u32| -> Result<Open, PipelineError> {
+        let temp = shards.join(format!(".{}.tmp", name(index)));
+        let file = std::fs::File::create(&temp).map_err(|e| PipelineError::io(&temp, e))?;
+        Ok(Open {
+            index,
+            temp,
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            hash: sha2::Sha256::new(),
+            ids: 0,
+            bytes: 0,
+        })
+    };
+    let input = std::fs::File::open(src).map_err(|e| PipelineError::io(src, e))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, input);
+    let mut pieces = Vec::new();
+    let mut current = start(first_index)?;
+    let mut line = Vec::with_capacity(32);
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| PipelineError::io(src, e))?;
+        if n == 0 {
+            break;
+        }
+        if current.bytes > 0 && current.bytes + n as u64 > target {
+            let next = current.index + 1;
+            pieces.push(finish(std::mem::replace(&mut current, start(next)?))?);
+        }
+        current
+            .out
+            .write_all(&line)
+            .map_err(|e| PipelineError::io(&current.temp, e))?;
+        current.hash.update(&line);
+        current.bytes += n as u64;
+        current.ids += 1;
+    }
+    if current.bytes > 0 || pieces.is_empty() {
+        pieces.push(finish(current)?);
+    } else {
+        let _ = std::fs::remove_file(&current.temp);
+    }
+    state::sync_dir(&shards)?;
+    Ok(pieces)
 }
 
 /// The upload window of a shard's job closed: cancel the job (so it frees the type's slot at once
@@ -1230,8 +1482,11 @@ fn summarise(
     let types = types
         .iter()
         .map(|t| {
-            let shards: Vec<&ShardState> =
-                state.shards.iter().filter(|s| &s.job_type == t).collect();
+            let shards: Vec<&ShardState> = state
+                .shards
+                .iter()
+                .filter(|s| &s.job_type == t && s.phase.is_live())
+                .collect();
             TypeSummary {
                 job_type: t.to_string(),
                 shards: shards.len() as u32,

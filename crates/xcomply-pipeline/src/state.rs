@@ -182,6 +182,11 @@ pub struct RunState {
     /// What the inputs held when they were sharded (absent in state files of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_stats: Option<InputStats>,
+    /// The largest upload this run knows the API to refuse nothing below, learned from a 413
+    /// (the limit the answer stated, or half the refused shard). Shards larger than it are split
+    /// before their upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_cap: Option<u64>,
 }
 
 /// Where one shard is.
@@ -200,12 +205,20 @@ pub enum Phase {
     ResultsWritten,
     /// Every retry failed; the shard is reported and skipped.
     Failed,
+    /// Too large for one upload (the API answered 413): its IDs were split into the shards
+    /// listed in `split_into`, which take its place. Final.
+    Split,
 }
 
 impl Phase {
     /// Whether a job of this shard may be unfinished on the API (it holds the type's slot).
     pub fn holds_slot(self) -> bool {
         matches!(self, Phase::Created | Phase::Uploaded)
+    }
+
+    /// Whether the shard still stands for its IDs (not replaced by the shards it was split into).
+    pub fn is_live(self) -> bool {
+        self != Phase::Split
     }
 }
 
@@ -238,6 +251,9 @@ pub struct ShardState {
     /// Why the last job failed or expired, for `status` and the summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The indices of the shards this one was split into (phase `split`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub split_into: Vec<u32>,
 }
 
 impl ShardState {
@@ -513,9 +529,11 @@ mod tests {
                 }),
                 results: None,
                 last_error: None,
+                split_into: Vec::new(),
             }],
             joined: None,
             input_stats: None,
+            upload_cap: None,
         }
     }
 

@@ -50,6 +50,10 @@ struct Server {
     unknown_polls: u32,
     /// When each `queued` answer was given.
     unknown_answers: Vec<std::time::Instant>,
+    /// Uploads above this many bytes are refused with 413, as the live API does above 128 MB.
+    max_upload_bytes: Option<u64>,
+    /// Uploads refused as too large.
+    too_large: u32,
 }
 
 #[derive(Debug)]
@@ -288,6 +292,14 @@ impl Stages for Fake {
                     "400 ExpiredToken",
                 ));
             }
+            if let Some(cap) = s.max_upload_bytes.filter(|&c| text.len() as u64 > c) {
+                s.too_large += 1;
+                return Err(StageError::too_large(
+                    format!("413: {} bytes, at most {cap}", text.len()),
+                    None,
+                ));
+            }
+            let j = s.jobs.get_mut(&id).unwrap();
             let status = j.job.status.clone();
             j.uploads += 1;
             j.ids = text.lines().map(|l| l.parse().unwrap()).collect();
@@ -656,7 +668,7 @@ async fn changed_results_are_downloaded_again() {
 /// Simulated `kill -9` at every crash point of a run in turn, optionally losing `state.json` too;
 /// each resumed run must end with the same manifest, and no upload may reach a job that is not
 /// `created`.
-async fn crash_trials(lose_state: bool) {
+async fn crash_trials(lose_state: bool, cap: Option<u64>) {
     let reference = {
         let dir = tempfile::tempdir().unwrap();
         let fake = Arc::new(Fake::new(50, 30, 20));
@@ -664,9 +676,11 @@ async fn crash_trials(lose_state: bool) {
         manifest(dir.path())
     };
     let mut crashed = 0;
-    for n in 0..80 {
+    let trials = if cap.is_some() { 100 } else { 80 };
+    for n in 0..trials {
         let dir = tempfile::tempdir().unwrap();
         let fake = Arc::new(Fake::new(50, 30, 20));
+        fake.server.lock().unwrap().max_upload_bytes = cap;
         let token = CancellationToken::new();
         fake.crash_after(n, token.clone());
         let first = crate::run(
@@ -698,12 +712,80 @@ async fn crash_trials(lose_state: bool) {
 
 #[tokio::test]
 async fn every_crash_point_resumes_to_the_same_manifest() {
-    crash_trials(false).await;
+    crash_trials(false, None).await;
 }
 
 #[tokio::test]
 async fn a_lost_state_file_adopts_the_runs_own_jobs() {
-    crash_trials(true).await;
+    crash_trials(true, None).await;
+}
+
+/// Shards of about 60 bytes against a 30-byte upload cap: every first upload is refused with 413
+/// and split; a crash at any point of that resumes to the same manifest without a second upload
+/// to any job.
+#[tokio::test]
+async fn every_crash_point_of_a_run_that_splits_resumes_to_the_same_manifest() {
+    crash_trials(false, Some(30)).await;
+}
+
+#[tokio::test]
+async fn a_lost_state_file_of_a_run_that_splits_adopts_its_own_jobs() {
+    crash_trials(true, Some(30)).await;
+}
+
+#[tokio::test]
+async fn a_413_splits_the_shard_and_the_next_shards_use_the_learned_cap() {
+    let small_from_the_start = {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Arc::new(Fake::new(100, 45, 5));
+        run(&fake, config(dir.path())).await.unwrap();
+        manifest(dir.path())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::new(100, 45, 20));
+    fake.server.lock().unwrap().max_upload_bytes = Some(40);
+    let summary = run(&fake, config(dir.path())).await.unwrap();
+    assert!(summary.is_success(), "{summary:?}");
+    assert_eq!(manifest(dir.path()), small_from_the_start);
+    assert_eq!(manifest(dir.path()), expected_manifest(&fake));
+    let state = StateStore::load(dir.path()).unwrap().unwrap();
+    let split: Vec<_> = state
+        .shards
+        .iter()
+        .filter(|s| s.phase == Phase::Split)
+        .collect();
+    assert!(!split.is_empty());
+    assert!(split.iter().all(|s| s.split_into.len() >= 2), "{split:?}");
+    // Every live shard fits the cap and was uploaded once; the IDs of each type are all there.
+    let cap = state.upload_cap.unwrap();
+    assert!(cap <= 40 + 20, "{cap}");
+    for t in ["tweets", "users"] {
+        let live: u64 = state
+            .shards
+            .iter()
+            .filter(|s| s.job_type.as_str() == t && s.phase.is_live())
+            .map(|s| s.ids)
+            .sum();
+        assert_eq!(live, fake.ids[t].len() as u64, "{t}");
+    }
+    assert!(
+        state
+            .shards
+            .iter()
+            .filter(|s| s.phase.is_live())
+            .all(|s| s.bytes <= 40 && s.phase == Phase::ResultsWritten)
+    );
+    let s = fake.server.lock().unwrap();
+    assert!(s.bad_uploads.is_empty(), "{:?}", s.bad_uploads);
+    assert!(s.jobs.values().all(|j| j.uploads <= 1));
+    // The learned cap spares later shards their own 413: far fewer refusals than shards.
+    let shards = state.shards.iter().filter(|s| !s.phase.is_live()).count() as u32;
+    assert!(
+        s.too_large <= shards,
+        "{} refusals for {shards} splits",
+        s.too_large
+    );
+    assert_eq!(summary.types[0].ids, 100);
 }
 
 #[tokio::test]

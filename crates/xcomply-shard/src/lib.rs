@@ -71,8 +71,10 @@ pub use manifest::{
     write_manifest,
 };
 pub use parquet::{PARQUET_MAGIC, read_parquet_columns};
-pub use sharder::{DEFAULT_MAX_IDS_PER_JOB, DEFAULT_MEMORY_LIMIT, Limits, Sharder};
-pub use size::parse_size;
+pub use sharder::{
+    DEFAULT_MAX_BYTES_PER_JOB, DEFAULT_MAX_IDS_PER_JOB, DEFAULT_MEMORY_LIMIT, Limits, Sharder,
+};
+pub use size::{parse_byte_cap, parse_size};
 pub use text::{Compression, open_text, read_text, read_text_from};
 pub use write::{push_decimal_line, shard_file_name};
 

@@ -16,9 +16,15 @@ use crate::{IdSink, Reject, ShardError};
 /// The default `--memory-limit`: 1 GiB holds about 60 million IDs before anything spills.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 1 << 30;
 
-/// The default `--max-ids-per-job`. The API documents no cap; smaller jobs mean finer checkpoints
-/// and uploads that finish well inside the 15-minute window of a signed upload URL.
+/// The default `--max-ids-per-job`. The API documents no cap on IDs; smaller jobs mean finer
+/// checkpoints and uploads that finish well inside the 15-minute window of an upload URL. The
+/// byte cap below binds first for snowflake IDs (about 6.4 million IDs of 20 bytes).
 pub const DEFAULT_MAX_IDS_PER_JOB: u64 = 10_000_000;
+
+/// The default `--max-bytes-per-job`: the live API (since September 2026) takes one upload of at
+/// most "128 MB" and answers 413 above; read as decimal megabytes, the smaller reading, so a
+/// shard fits whichever X meant.
+pub const DEFAULT_MAX_BYTES_PER_JOB: u64 = 128_000_000;
 
 /// Memory kept outside the ID buffer for the reading pipeline (a few MiB blocks in flight), the
 /// writing thread's buffers and the merge readers: measured under 20 MiB, rounded up.
@@ -42,7 +48,7 @@ pub struct Limits {
     pub memory_limit: u64,
     /// Most IDs per shard file.
     pub max_ids_per_job: u64,
-    /// Most bytes per shard file, if any.
+    /// Most bytes per shard file, if any ([`DEFAULT_MAX_BYTES_PER_JOB`] by default).
     pub max_bytes_per_job: Option<u64>,
     /// Threads for parsing and sorting (the reading pipeline also uses one reader thread).
     pub threads: usize,
@@ -56,7 +62,7 @@ impl Default for Limits {
         Limits {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             max_ids_per_job: DEFAULT_MAX_IDS_PER_JOB,
-            max_bytes_per_job: None,
+            max_bytes_per_job: Some(DEFAULT_MAX_BYTES_PER_JOB),
             threads: std::thread::available_parallelism().map_or(2, usize::from),
             temp_dir: None,
         }

@@ -47,6 +47,20 @@ pub fn parse_size(text: &str) -> Result<u64, ShardError> {
     }
 }
 
+/// Parses a per-job byte cap: a size as [`parse_size`] reads it, or `none` for no cap.
+///
+/// ```
+/// assert_eq!(xcomply_shard::parse_byte_cap("128MB").unwrap(), Some(128_000_000));
+/// assert_eq!(xcomply_shard::parse_byte_cap("none").unwrap(), None);
+/// ```
+pub fn parse_byte_cap(text: &str) -> Result<Option<u64>, ShardError> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        Ok(None)
+    } else {
+        parse_size(text).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_size;

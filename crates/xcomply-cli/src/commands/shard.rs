@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use xcomply_shard::{Limits, ShardError, ShardOptions, parse_size};
+use xcomply_shard::{Limits, ShardError, ShardOptions, parse_byte_cap, parse_size};
 
 use super::common::TypeArg;
 use crate::exit::{Code, coded};
@@ -53,9 +53,10 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     pub max_ids_per_job: u64,
 
-    /// Most bytes per shard file, besides --max-ids-per-job, e.g. 200MiB.
-    #[arg(long, value_name = "SIZE")]
-    pub max_bytes_per_job: Option<String>,
+    /// Most bytes per shard file, besides --max-ids-per-job, e.g. 64MB. The default is the live
+    /// API's upload cap of 128 MB (128000000 bytes, about 6.4 million post IDs); `none` lifts it.
+    #[arg(long, value_name = "SIZE", default_value = "128000000")]
+    pub max_bytes_per_job: String,
 
     /// Memory for deduplication before spilling to disk, e.g. 512MiB or 2GiB.
     #[arg(long, value_name = "SIZE", default_value = "1GiB")]
@@ -74,12 +75,7 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let usage = |e: ShardError| coded(Code::Usage, e);
     let memory_limit = parse_size(&args.memory_limit).map_err(usage)?;
-    let max_bytes_per_job = args
-        .max_bytes_per_job
-        .as_deref()
-        .map(parse_size)
-        .transpose()
-        .map_err(usage)?;
+    let max_bytes_per_job = parse_byte_cap(&args.max_bytes_per_job).map_err(usage)?;
     let options = ShardOptions {
         job_type: args.r#type.into(),
         out_dir: args.out.clone(),
