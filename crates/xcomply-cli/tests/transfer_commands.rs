@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use xcomply_core::{ComplianceJob, JobListResponse, JobResponse, JobStatus, JobType};
-use xcomply_emulator::{Config, Emulator, FaultRates, Faults, OutcomeRates, outcome};
+use xcomply_emulator::{Config, Emulator, FaultRates, Faults, Flow, OutcomeRates, outcome};
 
 /// The emulator's seed; the expected results are computed from it with `outcome`.
 const SEED: u64 = 7;
@@ -110,9 +110,15 @@ impl Harness {
         }
     }
 
-    /// A generous rate limit, so that the status polls of a test never wait for a window; the
+    /// The GCS flow (signed storage URLs, resumable uploads), which most of these tests pin, with
+    /// a generous rate limit, so that the status polls of a test never wait for a window; the
     /// rate-limit behaviour itself is tested in xcomply-client.
     fn config() -> Config {
+        Harness::live().with_flow(Flow::Gcs)
+    }
+
+    /// The live byte-path flow, with the same generous rate limit.
+    fn live() -> Config {
         Config::default().with_rate_limit(100_000, Duration::from_secs(900))
     }
 
@@ -306,7 +312,7 @@ impl Harness {
                         run.describe()
                     );
                 }
-                for param in ["X-Goog-Signature=", "upload_id="] {
+                for param in ["X-Goog-Signature=", "upload_id=", "token="] {
                     for value in param_values(text, param) {
                         assert_eq!(
                             value,
@@ -353,8 +359,11 @@ fn param_values(text: &str, param: &str) -> Vec<String> {
         .collect()
 }
 
+/// The secret values of the URLs in `text`: GCS signatures and byte-path tokens.
 fn signature_values(text: &str) -> Vec<String> {
-    param_values(text, "X-Goog-Signature=")
+    let mut values = param_values(text, "X-Goog-Signature=");
+    values.extend(param_values(text, "token="));
+    values
         .into_iter()
         .filter(|v| v != "REDACTED" && !v.is_empty())
         .collect()
@@ -389,13 +398,13 @@ fn write_ids(path: &Path, n: usize, salt: u64) -> Vec<u64> {
     ids
 }
 
-/// The results a job over `ids` must deliver, computed without the emulator's processing code:
-/// one JSON line per flagged ID, in upload order.
+/// The results a job of the GCS flow over `ids` must deliver, computed without the emulator's
+/// processing code: one JSON line per flagged ID, in upload order.
 fn expected_results(job_type: &JobType, ids: &[u64]) -> String {
-    let rates = OutcomeRates::default();
+    let rates = OutcomeRates::legacy();
     let out: String = ids
         .iter()
-        .filter_map(|&id| outcome(SEED, job_type, id, &rates))
+        .filter_map(|&id| outcome(SEED, Flow::Gcs, job_type, id, &rates))
         .map(|record| serde_json::to_string(&record).unwrap() + "\n")
         .collect();
     assert!(
@@ -1404,6 +1413,96 @@ fn download_replaces_an_existing_file_only_with_force_and_never_a_fifo_or_symlin
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("--force"), "{help}");
     assert!(help.contains("use --out - and redirect"), "{help}");
+
+    h.assert_no_secrets();
+}
+
+/// The live flow: uploads and downloads go to byte paths on the API with the Bearer token, which
+/// `--url` needs too; `--resumable` (at creation or upload) falls back to one PUT.
+#[test]
+fn byte_path_uploads_and_downloads_carry_the_bearer_token() {
+    let h = Harness::new(Harness::live());
+    let tweets_file = h.path("tweets.txt");
+    let tweet_ids = write_ids(&tweets_file, SMALL_IDS, 11);
+    let users_file = h.path("users.txt");
+    write_ids(&users_file, SMALL_IDS, 12);
+
+    let tweets = h.create("tweets", &[]);
+    assert!(
+        tweets
+            .upload_url
+            .expose()
+            .starts_with(&format!("{}/2/compliance/jobs/", h.emulator.base_url())),
+        "{}",
+        tweets.upload_url
+    );
+    let tid = tweets.id.to_string();
+    h.ok(&["upload", "--job", &tid, tweets_file.to_str().unwrap()]);
+    assert_eq!(h.stored(&tweets), std::fs::read(&tweets_file).unwrap());
+    let out = h.path("tweets.jsonl");
+    h.ok(&[
+        "download",
+        "--job",
+        &tid,
+        "--wait",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rates = OutcomeRates::default();
+    let want: Vec<serde_json::Value> = tweet_ids
+        .iter()
+        .filter_map(|&id| outcome(SEED, Flow::BytePath, &JobType::Tweets, id, &rates))
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect();
+    let got: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if v["redacted_at"].is_null() {
+                v.as_object_mut().unwrap().remove("redacted_at");
+            }
+            v
+        })
+        .collect();
+    assert_eq!(got, want);
+
+    // A byte-path URL without a token is refused before any request (credentials, 5), and a
+    // wrong token is refused by the API as a bearer problem (5), not as an expired URL.
+    let url = h.get(&tid).download_url.expose().to_owned();
+    h.fails(
+        &["download", "--url", &url, "--out", "-"],
+        Token::Unset,
+        5,
+        &["X_BEARER_TOKEN"],
+    );
+    h.other_tokens
+        .borrow_mut()
+        .push("wrong-token-7a7a7a".into());
+    h.fails(
+        &["download", "--url", &url, "--out", "-"],
+        Token::Other("wrong-token-7a7a7a"),
+        5,
+        &["refused the bearer token"],
+    );
+    let run = h.run(&["download", "--url", &url, "--out", "-"]);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert_eq!(run.stdout_text().lines().count(), want.len());
+
+    // --resumable: the API refuses resumable jobs, so the job is created without it, and the
+    // upload takes one PUT.
+    let users = h.create("users", &["--resumable"]);
+    assert_eq!(users.resumable, Some(false));
+    let up = h.ok(&[
+        "upload",
+        "--job",
+        &users.id.to_string(),
+        "--resumable",
+        users_file.to_str().unwrap(),
+    ]);
+    assert!(up.stderr.contains("no resumable mode"), "{}", up.describe());
+    let stats = h.emulator.uploads_for(users.id.0);
+    assert_eq!((stats.completed, stats.sessions), (1, 0), "{stats:?}");
 
     h.assert_no_secrets();
 }

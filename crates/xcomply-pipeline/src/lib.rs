@@ -56,4 +56,4 @@ mod tests;
 pub use error::{ErrorClass, PipelineError, StageError, StageErrorKind};
 pub use progress::{Activity, Event, Observer, Silent};
 pub use run::{FailedShard, JobTiming, RunConfig, RunSummary, Timings, TypeSummary, run};
-pub use stages::{JoinOutput, ResultsFile, ShardFile, ShardOutput, Stages};
+pub use stages::{DownloadOutput, JoinOutput, ResultsFile, ShardFile, ShardOutput, Stages};

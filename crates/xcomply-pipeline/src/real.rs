@@ -15,7 +15,7 @@ use xcomply_sink::join::JoinOptions;
 use xcomply_transfer::{Progress, TransferError, Transfers};
 
 use crate::error::{StageError, StageErrorKind};
-use crate::stages::{JoinOutput, ResultsFile, ShardFile, ShardOutput, Stages};
+use crate::stages::{DownloadOutput, JoinOutput, ResultsFile, ShardFile, ShardOutput, Stages};
 use crate::state::{FileStamp, Fingerprint, InputStats, Rejected};
 
 /// What a run reads: a Parquet dataset (post and author IDs), and/or a text file of IDs of one type.
@@ -31,6 +31,8 @@ pub struct Inputs {
     pub ids: Option<(PathBuf, JobType)>,
     /// Most IDs per job.
     pub max_ids_per_job: u64,
+    /// Most bytes per job's upload (`None`: no cap); the live API refuses more than 128 MB.
+    pub max_bytes_per_job: Option<u64>,
     /// Memory the sharder may use before it spills sorted runs to disk.
     pub memory_limit: u64,
     /// Skip invalid ID values (counted, and listed with their file and row in
@@ -47,6 +49,7 @@ impl Inputs {
             user_id_column: "author_id".into(),
             ids: None,
             max_ids_per_job: xcomply_shard::DEFAULT_MAX_IDS_PER_JOB,
+            max_bytes_per_job: Some(xcomply_shard::DEFAULT_MAX_BYTES_PER_JOB),
             memory_limit: xcomply_shard::DEFAULT_MEMORY_LIMIT,
             lenient: false,
         }
@@ -119,6 +122,15 @@ impl Inputs {
             parts.push(format!("ids={} type={t}", abs(path)));
         }
         parts.push(format!("max_ids_per_job={}", self.max_ids_per_job));
+        // The byte cap is part of the plan only when it is not the default, so that runs planned
+        // before it existed keep their run ID.
+        if self.max_bytes_per_job != Some(xcomply_shard::DEFAULT_MAX_BYTES_PER_JOB) {
+            parts.push(format!(
+                "max_bytes_per_job={}",
+                self.max_bytes_per_job
+                    .map_or_else(|| "none".to_owned(), |b| b.to_string())
+            ));
+        }
         parts.join(" ")
     }
 
@@ -289,7 +301,8 @@ impl Stages for RealStages {
         job_id: JobId,
         job_type: &JobType,
         out: &Path,
-    ) -> Result<u64, StageError> {
+        errors: &Path,
+    ) -> Result<DownloadOutput, StageError> {
         let mut stream = self
             .transfers
             .download(url, &Progress::none())
@@ -297,17 +310,33 @@ impl Stages for RealStages {
             .map_err(|e| transfer_error(&e))?;
         let (tx, rx) = tokio::sync::mpsc::channel(DECODE_QUEUE);
         let (job_type2, out2) = (job_type.clone(), out.to_owned());
+        // An errors file of an earlier download of this shard (another job's) must not outlive
+        // it: the new one is written only when the new results hold error records.
+        match std::fs::remove_file(errors) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(StageError::new(
+                    StageErrorKind::Input,
+                    format!("cannot remove {}: {e}", errors.display()),
+                ));
+            }
+        }
+        let options = xcomply_sink::results::DecodeOptions {
+            errors: Some(errors.to_owned()),
+            ..Default::default()
+        };
         let decoder = tokio::task::spawn_blocking(move || {
             let reader = ChannelReader {
                 rx,
                 current: Bytes::new(),
             };
-            xcomply_sink::results::decode_reader(
+            xcomply_sink::results::decode_reader_with(
                 reader,
                 &job_type2,
                 Some(job_id.0 as i64),
                 &out2,
-                false,
+                &options,
             )
         });
         let mut failure = None;
@@ -338,7 +367,10 @@ impl Stages for RealStages {
                 format!("results of job {job_id} could not be decoded: {e}"),
             )
         })?;
-        Ok(summary.results.rows)
+        Ok(DownloadOutput {
+            rows: summary.results.rows,
+            error_records: summary.stats.error_records,
+        })
     }
 
     fn now_ms(&self) -> i64 {
@@ -378,6 +410,7 @@ impl Stages for RealStages {
             // Two sharders run at once (posts and authors); each gets half the budget.
             memory_limit: inputs.memory_limit / 2,
             max_ids_per_job: inputs.max_ids_per_job,
+            max_bytes_per_job: inputs.max_bytes_per_job,
             temp_dir: Some(dir.to_owned()),
             ..Limits::default()
         };

@@ -109,6 +109,8 @@ pub struct TypeSummary {
     pub done: u32,
     /// Result rows: IDs that need action.
     pub results_rows: u64,
+    /// Error records: uploaded lines the API could not check (kept in `results/errors-*.jsonl`).
+    pub error_records: u64,
     /// Jobs created by this invocation.
     pub jobs_created: u32,
 }
@@ -1371,13 +1373,23 @@ async fn download<S: Stages>(ctx: &Ctx<S>, slot: usize) -> Result<(), PipelineEr
         ".{}-{:05}.parquet.tmp",
         shard.job_type, shard.index
     ));
+    let errors_rel = PathBuf::from("results").join(format!(
+        "errors-{}-{:05}.jsonl",
+        shard.job_type, shard.index
+    ));
     let t = Instant::now();
-    let rows = match ctx
+    let output = match ctx
         .stages
-        .download(&job.download_url, job.id, &shard.job_type, &tmp)
+        .download(
+            &job.download_url,
+            job.id,
+            &shard.job_type,
+            &tmp,
+            &dir.join(&errors_rel),
+        )
         .await
     {
-        Ok(rows) => rows,
+        Ok(output) => output,
         Err(e)
             if matches!(
                 e.kind,
@@ -1409,8 +1421,10 @@ async fn download<S: Stages>(ctx: &Ctx<S>, slot: usize) -> Result<(), PipelineEr
         s.phase = Phase::ResultsWritten;
         s.results = Some(ResultsRecord {
             path: rel,
-            rows,
+            rows: output.rows,
             sha256,
+            error_records: output.error_records,
+            errors: (output.error_records > 0).then_some(errors_rel),
         });
     })?;
     ctx.timing(slot, |timing| timing.download_s = t.elapsed().as_secs_f64());
@@ -1498,6 +1512,10 @@ fn summarise(
                 results_rows: shards
                     .iter()
                     .filter_map(|s| s.results.as_ref().map(|r| r.rows))
+                    .sum(),
+                error_records: shards
+                    .iter()
+                    .filter_map(|s| s.results.as_ref().map(|r| r.error_records))
                     .sum(),
                 jobs_created: jobs_created.get(t.as_str()).copied().unwrap_or(0),
             }

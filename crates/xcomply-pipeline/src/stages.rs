@@ -48,6 +48,16 @@ pub struct ResultsFile {
     pub path: PathBuf,
 }
 
+/// What a download wrote.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct DownloadOutput {
+    /// Rows of the results file: IDs that need action.
+    pub rows: u64,
+    /// Error records: input lines the API could not check (`{"id": …, "error": "invalid_id"}`),
+    /// kept in the errors file when there are any.
+    pub error_records: u64,
+}
+
 /// What the join wrote.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct JoinOutput {
@@ -93,15 +103,16 @@ pub trait Stages: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StageError>> + Send;
 
     /// Downloads a complete job's results and decodes them into a results Parquet file at `out`
-    /// (the scheduler passes a temporary name and renames it once this returns). Returns the
-    /// number of rows written.
+    /// (the scheduler passes a temporary name and renames it once this returns), and the error
+    /// records, if there are any, into `errors` (JSON Lines, written whole or not at all).
     fn download(
         &self,
         url: &SignedUrl,
         job_id: JobId,
         job_type: &JobType,
         out: &Path,
-    ) -> impl Future<Output = Result<u64, StageError>> + Send;
+        errors: &Path,
+    ) -> impl Future<Output = Result<DownloadOutput, StageError>> + Send;
 
     /// Milliseconds since the epoch on the API's clock, to judge URL expiry before trying. The real
     /// API's clock is the system clock; an emulator with an accelerated clock reports its own.

@@ -312,6 +312,17 @@ pub struct ResultsRecord {
     pub rows: u64,
     /// SHA-256 of the file.
     pub sha256: String,
+    /// Error records of the job: input lines the API could not check.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub error_records: u64,
+    /// The file keeping them (`results/errors-<type>-<shard>.jsonl`), when there were any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<PathBuf>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The written manifests.

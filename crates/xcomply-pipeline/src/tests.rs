@@ -321,7 +321,8 @@ impl Stages for Fake {
         job_id: JobId,
         job_type: &JobType,
         out: &Path,
-    ) -> Result<u64, StageError> {
+        _errors: &Path,
+    ) -> Result<crate::DownloadOutput, StageError> {
         self.point().await;
         let ids = {
             let mut s = self.server.lock().unwrap();
@@ -353,7 +354,10 @@ impl Stages for Fake {
             .log
             .push(format!("download end {job_type} {}", job_id.0));
         self.point().await;
-        Ok(flagged.len() as u64)
+        Ok(crate::DownloadOutput {
+            rows: flagged.len() as u64,
+            error_records: 0,
+        })
     }
 
     fn now_ms(&self) -> i64 {

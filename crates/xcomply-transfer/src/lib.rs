@@ -70,7 +70,7 @@ pub use error::{ApiProblem, GcsError, TransferError, TransferOp};
 pub use progress::{Progress, ProgressUpdate};
 pub use transfers::{
     ApiAccess, DEFAULT_CHUNK_SIZE, RESUMABLE_ALIGN, TransferConfig, TransferRetry, Transfers,
-    is_byte_path,
+    host_of, is_byte_path,
 };
 pub use upload::{
     BYTE_PATH_CONTENT_TYPE, Persisted, ResumableSession, UPLOAD_CONTENT_TYPE, UploadReport,

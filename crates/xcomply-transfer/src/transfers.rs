@@ -95,6 +95,14 @@ impl std::fmt::Debug for ApiAccess {
     }
 }
 
+/// `scheme://host[:port]` of a URL, without path or query (so without any secret), for messages.
+pub fn host_of(url: &str) -> String {
+    url::Url::parse(url).map_or_else(
+        |_| "the URL".to_owned(),
+        |u| u.origin().ascii_serialization(),
+    )
+}
+
 /// Whether a URL is one of the live API's byte paths (`/2/compliance/jobs/{id}/upload` or
 /// `…/download`), which take `application/octet-stream`, rather than a signed storage URL, which
 /// is signed for `text/plain`.

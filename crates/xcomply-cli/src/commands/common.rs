@@ -17,6 +17,24 @@ pub struct ApiArgs {
     pub token_file: Option<PathBuf>,
 }
 
+/// The emulator's transfer flow, as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlowArg {
+    /// The live API since September 2026: byte paths on the API with the Bearer token.
+    BytePath,
+    /// The flow before it: signed Google Cloud Storage URLs, resumable uploads.
+    Gcs,
+}
+
+impl From<FlowArg> for xcomply_emulator::Flow {
+    fn from(f: FlowArg) -> xcomply_emulator::Flow {
+        match f {
+            FlowArg::BytePath => xcomply_emulator::Flow::BytePath,
+            FlowArg::Gcs => xcomply_emulator::Flow::Gcs,
+        }
+    }
+}
+
 /// The job type, as a command-line value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TypeArg {
@@ -83,18 +101,51 @@ pub fn client_error(err: xcomply_client::ClientError) -> anyhow::Error {
     crate::exit::coded(code, err)
 }
 
-/// The exit code of a transfer error: local files are 4, an expired URL (the job is lost) is 3,
-/// a refused signature is 5, and storage or network failures after every retry are 6.
+/// The exit code of a transfer error: local files are 4, an expired URL or a byte path's refused
+/// token (the job is lost) is 3, a refused Bearer token or signature is 5, a file too large for
+/// one upload is 4, and storage or network failures after every retry are 6.
 pub fn transfer_code(err: &xcomply_transfer::TransferError) -> crate::exit::Code {
     use crate::exit::Code;
     use xcomply_transfer::TransferError;
     match err {
-        TransferError::Io { .. } => Code::Input,
-        TransferError::Expired { .. } => Code::JobsFailed,
+        TransferError::Io { .. } | TransferError::TooLarge { .. } => Code::Input,
+        TransferError::Expired { .. } | TransferError::TokenRefused { .. } => Code::JobsFailed,
+        TransferError::Unauthorized { .. } => Code::Credentials,
         TransferError::Config(_) => Code::Usage,
         _ if err.is_forbidden() => Code::Credentials,
         _ => Code::Api,
     }
+}
+
+/// The transfer client for `url`. A byte path of the live API (`…/2/compliance/jobs/{id}/upload`
+/// or `…/download`) needs the app's Bearer token, which is read here and sent only to URLs on
+/// `--api-base`'s origin; a signed storage URL of the older flow needs none.
+pub fn transfers_for(
+    api: &ApiArgs,
+    url: &xcomply_core::SignedUrl,
+) -> anyhow::Result<xcomply_transfer::Transfers> {
+    use crate::exit::{Code, coded};
+    let access = if xcomply_transfer::is_byte_path(url.expose()) {
+        let token = load_token(api)?;
+        let access = xcomply_transfer::ApiAccess::new(&api.api_base, token.expose())
+            .map_err(|e| coded(Code::Usage, e))?;
+        if !access.same_origin(url.expose()) {
+            tracing::warn!(
+                "{} is not on the API's origin ({}), so the bearer token is not sent to it; pass \
+                 --api-base with that URL's scheme, host and port if it is the API",
+                xcomply_transfer::host_of(url.expose()),
+                api.api_base
+            );
+        }
+        Some(access)
+    } else {
+        None
+    };
+    xcomply_transfer::Transfers::new(xcomply_transfer::TransferConfig {
+        api: access,
+        ..xcomply_transfer::TransferConfig::default()
+    })
+    .map_err(transfer_error)
 }
 
 /// A transfer error with its exit code.

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use xcomply_client::{CancellationToken, WaitOptions};
 use xcomply_core::{ComplianceJob, JobId, JobStatus, SignedUrl};
-use xcomply_transfer::{TransferConfig, Transfers};
+use xcomply_transfer::Transfers;
 
 use super::common::{
     ApiArgs, api_client, byte_progress, client_error, human_bytes, runtime, transfer_error,
+    transfers_for,
 };
 use super::jobs::parse_job_id;
 use crate::exit::{Code, coded};
@@ -80,7 +81,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         (None, None) => unreachable!("clap requires --job or --url"),
     };
     rt.block_on(async {
-        let transfers = Transfers::new(TransferConfig::default()).map_err(transfer_error)?;
+        let transfers = transfers_for(&args.api, &url)?;
         let (bar, progress) = byte_progress(ctx, "download");
         let result = if args.out == Path::new("-") {
             to_stdout(&transfers, &url, &progress).await

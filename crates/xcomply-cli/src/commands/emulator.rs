@@ -13,11 +13,17 @@ use xcomply_emulator::{Config, FaultRates, Faults};
 use crate::exit::{Code, coded};
 use crate::output::{Ctx, note};
 
-/// Run a local emulator of X's batch compliance API and its signed-URL storage.
+/// Run a local emulator of X's batch compliance API and its upload and download paths.
 ///
 /// Prints its base URL and bearer token on start ("base_url: …" and "token: …" lines on stdout)
 /// and runs until Ctrl-C, then removes its data directory. Point any xcomply command at it with
 /// --api-base and the printed token in X_BEARER_TOKEN.
+///
+/// By default it speaks the live API (since September 2026): a job's upload_url and download_url
+/// are paths on the emulator itself with a token, and need the Bearer token too; an upload is
+/// one PUT of at most --max-upload-bytes; results use the delete/rehydrate/scrub_geo vocabulary,
+/// with error records for invalid lines. --flow gcs speaks the flow before it: signed storage
+/// URLs, resumable uploads, a job that fails on its first invalid line.
 ///
 /// Examples:
 ///   xcomply emulator --addr 127.0.0.1:8080 --time-scale 60
@@ -30,6 +36,16 @@ use crate::output::{Ctx, note};
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
+    /// Which flow to speak: byte-path (the live API) or gcs (signed storage URLs, before
+    /// September 2026).
+    #[arg(long, value_enum, default_value_t = crate::commands::common::FlowArg::BytePath)]
+    pub flow: crate::commands::common::FlowArg,
+
+    /// Largest upload accepted in the byte-path flow, e.g. 128MB or 1MiB (`none`: no cap); a
+    /// larger upload answers 413.
+    #[arg(long, default_value = "128000000", value_name = "SIZE")]
+    pub max_upload_bytes: String,
+
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     pub addr: SocketAddr,
@@ -269,7 +285,11 @@ fn config(args: Args) -> anyhow::Result<(Config, bool)> {
         ));
     }
     let generated = args.tokens.is_empty();
+    let max_upload = xcomply_shard::parse_byte_cap(&args.max_upload_bytes)
+        .map_err(|e| coded(Code::Usage, anyhow::anyhow!("--max-upload-bytes: {e}")))?;
     let mut config = Config::default()
+        .with_flow(args.flow.into())
+        .with_max_upload_bytes(max_upload)
         .with_seed(args.seed)
         .with_time_scale(args.time_scale)
         .with_rate_limit(args.rate_limit, args.rate_window)
@@ -319,7 +339,10 @@ pub fn run(args: Args, _ctx: &Ctx) -> anyhow::Result<()> {
         )?;
         std::io::Write::flush(&mut out)?;
         drop(out);
-        note!("emulator running; press Ctrl-C to stop");
+        note!(
+            "emulator running ({} flow); press Ctrl-C to stop",
+            emulator.config().flow.as_str()
+        );
         wait_for_stop_signal().await?;
         emulator.shutdown().await;
         note!("emulator stopped");

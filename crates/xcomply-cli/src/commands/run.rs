@@ -15,7 +15,7 @@ use xcomply_pipeline::{
 };
 use xcomply_transfer::{TransferConfig, Transfers};
 
-use super::common::{ApiArgs, TypeArg};
+use super::common::{ApiArgs, FlowArg, TypeArg};
 use crate::exit::{Code, coded};
 use crate::output::Ctx;
 use crate::output::{note, say};
@@ -103,13 +103,33 @@ pub struct Args {
     #[arg(long, value_name = "P", default_value_t = 0.0, requires = "emulator")]
     pub emulator_fault_rate: f64,
 
-    /// Use the resumable upload protocol (for very large shards or flaky links).
+    /// The in-process emulator's flow (with --emulator): byte-path, the live API since September
+    /// 2026 (uploads and downloads on the API with the Bearer token, one PUT of at most 128 MB,
+    /// results in the delete/rehydrate/scrub_geo vocabulary), or gcs, the flow before it (signed
+    /// storage URLs, resumable uploads).
+    #[arg(long, value_enum, default_value_t = FlowArg::BytePath, requires = "emulator")]
+    pub emulator_flow: FlowArg,
+
+    /// The in-process emulator's upload cap in the byte-path flow (with --emulator), e.g. 1MB;
+    /// above it an upload answers 413, which the run answers by splitting the shard.
+    #[arg(long, value_name = "SIZE", requires = "emulator")]
+    pub emulator_max_upload_bytes: Option<String>,
+
+    /// Use the resumable upload protocol for jobs of the older GCS flow (signed storage URLs).
+    /// The live API has no resumable mode: it refuses such jobs, so they are created without it
+    /// and uploaded with one PUT.
     #[arg(long)]
     pub resumable: bool,
 
     /// Most IDs per job.
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     pub max_ids_per_job: u64,
+
+    /// Most bytes per job's upload, e.g. 64MB. The default is the live API's cap of 128 MB
+    /// (128000000 bytes, about 6.4 million post IDs); `none` lifts it. An upload refused as too
+    /// large (413) is split and retried, and later shards use the smaller size.
+    #[arg(long, value_name = "SIZE", default_value = "128000000")]
+    pub max_bytes_per_job: String,
 
     /// How many times a failed or expired job is retried with a new job before it is reported.
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -185,12 +205,21 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             ),
         ));
     }
+    let max_bytes_per_job = xcomply_shard::parse_byte_cap(&args.max_bytes_per_job)
+        .map_err(|e| coded(Code::Usage, e))?;
+    let emulator_cap = args
+        .emulator_max_upload_bytes
+        .as_deref()
+        .map(xcomply_shard::parse_byte_cap)
+        .transpose()
+        .map_err(|e| coded(Code::Usage, e))?;
     let inputs = Inputs {
         dataset: args.dataset,
         tweet_id_column: args.tweet_id_column,
         user_id_column: args.user_id_column,
         ids: args.ids.zip(args.r#type.map(JobType::from)),
         max_ids_per_job: args.max_ids_per_job,
+        max_bytes_per_job,
         memory_limit: xcomply_shard::DEFAULT_MEMORY_LIMIT,
         lenient: args.lenient,
     };
@@ -216,12 +245,15 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             truncate: fault,
             ..xcomply_emulator::FaultRates::default()
         };
-        Api::Emulator(Box::new(
-            xcomply_emulator::Config::default()
-                .with_seed(args.emulator_seed)
-                .with_processing(Duration::ZERO, (rate > 0.0).then_some(rate))
-                .with_faults(xcomply_emulator::Faults::uniform(&faults)),
-        ))
+        let mut emulator = xcomply_emulator::Config::default()
+            .with_flow(args.emulator_flow.into())
+            .with_seed(args.emulator_seed)
+            .with_processing(Duration::ZERO, (rate > 0.0).then_some(rate))
+            .with_faults(xcomply_emulator::Faults::uniform(&faults));
+        if let Some(cap) = emulator_cap {
+            emulator = emulator.with_max_upload_bytes(cap);
+        }
+        Api::Emulator(Box::new(emulator))
     } else {
         let token = super::common::load_token(&args.api)?;
         Api::Remote {
@@ -321,14 +353,6 @@ async fn execute_async(plan: Plan, ctx: &Ctx) -> Result<RunSummary, PipelineErro
     spawn_signal_handler(cancel.clone())
         .map_err(|e| other("installing the SIGINT and SIGTERM handlers", &e))?;
     let observer: Arc<dyn Observer> = Arc::new(View::new(ctx));
-    let transfers =
-        Transfers::new(TransferConfig::default()).map_err(|e| PipelineError::Stage {
-            context: "starting the transfer client".into(),
-            error: xcomply_pipeline::StageError::new(
-                xcomply_pipeline::StageErrorKind::Other,
-                e.to_string(),
-            ),
-        })?;
     let (emulator, base, token) = match plan.api {
         Api::Remote { base, token } => (None, base, token),
         Api::Emulator(config) => {
@@ -341,6 +365,14 @@ async fn execute_async(plan: Plan, ctx: &Ctx) -> Result<RunSummary, PipelineErro
             (Some(Arc::new(emulator)), base, token)
         }
     };
+    // The Bearer token goes to byte paths on the API's own origin, and nowhere else.
+    let api = xcomply_transfer::ApiAccess::new(&base, token.expose())
+        .map_err(|e| other("configuring the transfer client", &e))?;
+    let transfers = Transfers::new(TransferConfig {
+        api: Some(api),
+        ..TransferConfig::default()
+    })
+    .map_err(|e| other("starting the transfer client", &e))?;
     let client = Client::new(ClientConfig::new(base, token)).map_err(|e| PipelineError::Stage {
         context: "configuring the API client".into(),
         error: xcomply_pipeline::StageError::new(
@@ -458,6 +490,18 @@ fn print_summary(summary: &RunSummary) -> std::io::Result<()> {
             "manifest: {manifest}: {} to act on out of {} scanned",
             count(joined.rows, "row", "rows"),
             joined.rows_scanned
+        )?;
+    }
+    for t in summary.types.iter().filter(|t| t.error_records > 0) {
+        say!(
+            "{}: X could not check {} (error records: not valid IDs), kept in {}",
+            t.job_type,
+            count(t.error_records, "uploaded line", "uploaded lines"),
+            summary
+                .out
+                .join("results")
+                .join(format!("errors-{}-*.jsonl", t.job_type))
+                .display()
         )?;
     }
     if let Some(inputs) = &summary.input_stats {

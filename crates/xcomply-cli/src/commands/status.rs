@@ -87,7 +87,9 @@ pub fn render(out: &std::path::Path, state: &RunState) -> String {
         }
     }
     for t in types {
-        let shards: Vec<_> = state.shards.iter().filter(|s| &s.job_type == t).collect();
+        let all: Vec<_> = state.shards.iter().filter(|s| &s.job_type == t).collect();
+        // A shard split after a 413 is listed, but its pieces are what counts.
+        let shards: Vec<_> = all.iter().filter(|s| s.phase.is_live()).collect();
         let count = |p: Phase| shards.iter().filter(|s| s.phase == p).count();
         let done = count(Phase::ResultsWritten);
         let failed = count(Phase::Failed);
@@ -109,7 +111,7 @@ pub fn render(out: &std::path::Path, state: &RunState) -> String {
             "  {:>5}  {:>10}  {:<19}  {:<24}  {:>8}  {:>12}",
             "shard", "IDs", "job ID", "status", "attempts", "results rows"
         );
-        for s in &shards {
+        for s in &all {
             let job = s
                 .job
                 .as_ref()
@@ -136,6 +138,10 @@ pub fn render(out: &std::path::Path, state: &RunState) -> String {
                 .filter(|_| s.phase != Phase::ResultsWritten)
             {
                 let _ = write!(text, "  last error: {e}");
+            }
+            if !s.split_into.is_empty() {
+                let pieces: Vec<String> = s.split_into.iter().map(|i| format!("#{i}")).collect();
+                let _ = write!(text, "; split into shards {}", pieces.join(", "));
             }
             text.push('\n');
         }
@@ -178,5 +184,6 @@ fn phase_name(phase: Phase) -> &'static str {
         Phase::Complete => "complete",
         Phase::ResultsWritten => "done",
         Phase::Failed => "failed",
+        Phase::Split => "split (413)",
     }
 }

@@ -4,10 +4,10 @@ use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 
 use xcomply_core::{Id, SignedUrl};
-use xcomply_transfer::{TransferConfig, Transfers};
 
 use super::common::{
     ApiArgs, api_client, byte_progress, client_error, human_bytes, runtime, transfer_error,
+    transfers_for,
 };
 use super::jobs::parse_job_id;
 use crate::exit::{Code, coded};
@@ -101,7 +101,15 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             }
             (None, None) => unreachable!("clap requires --job or --url"),
         };
-        let transfers = Transfers::new(TransferConfig::default()).map_err(transfer_error)?;
+        let transfers = transfers_for(&args.api, &url)?;
+        let byte_path = xcomply_transfer::is_byte_path(url.expose());
+        if resumable && byte_path {
+            note!(
+                "the live API's upload path has no resumable mode: uploading with one PUT \
+                 (--resumable applies to signed storage URLs of jobs created before September 2026)"
+            );
+        }
+        let resumable = resumable && !byte_path;
         let (bar, progress) = byte_progress(ctx, "upload");
         let result = if resumable {
             transfers
