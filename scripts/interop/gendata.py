@@ -14,7 +14,15 @@ import pyarrow.parquet as pq
 X_EPOCH_MS = 1_288_834_974_657
 START_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 DAY_MS = 86_400_000
-POST_REASONS = ["deleted", "deleted", "deleted", "scrub_geo", "scrub_geo", "protected", "suspended", "bounced"]
+# Post events (action, reason) in the live vocabulary (September 2026 on) and in the legacy one
+# (results downloaded before the cutover: every action `delete`, a geo scrub as a reason).
+POST_EVENTS = {
+    "live": [("delete", "deleted"), ("delete", "deleted"), ("delete", "protected"), ("delete", "suspended"),
+             ("rehydrate", "tweet_edited"), ("rehydrate", "tweet_edited"),
+             ("scrub_geo", "geo_scrubbed"), ("scrub_geo", "geo_scrubbed")],
+    "legacy": [("delete", "deleted"), ("delete", "deleted"), ("delete", "deleted"), ("delete", "scrub_geo"),
+               ("delete", "scrub_geo"), ("delete", "protected"), ("delete", "suspended"), ("delete", "bounced")],
+}
 USER_REASONS = ["deleted", "suspended", "protected", "deactivated"]
 GEO_COLUMNS = ["geo_lat", "geo_lon", "place_id"]
 
@@ -82,15 +90,30 @@ def make_dataset(root: Path, seed: int = 7, files: int = 4, rows: int = 4000, ro
     return {"post_ids": sorted(set(post_ids)), "repeated_id": repeated_id, "authors": authors}
 
 
-def write_results(results: Path, ids: dict, seed: int = 11, post_rate: float = 0.04, user_rate: float = 0.03) -> None:
-    """Results files in the results contract: posts (`tweets-00001.parquet`) and users."""
+def write_results(results: Path, ids: dict, seed: int = 11, post_rate: float = 0.04, user_rate: float = 0.03,
+                  vocabulary: str = "live") -> None:
+    """Results files in the results contract: posts (`tweets-00001.parquet`) and users.
+
+    One post in six gets a second event (as results of two jobs over the same IDs would hold), so
+    that the oracles check the fold of duplicate events too; the repeated post ID is edited
+    (`rehydrate`) in the live vocabulary, so that one rehydrate ID matches many rows.
+    """
     rng = random.Random(seed)
     results.mkdir(parents=True, exist_ok=True)
-    posts = {i: rng.choice(POST_REASONS) for i in ids["post_ids"] if rng.random() < post_rate}
-    posts[ids["repeated_id"]] = "deleted"
+    events = POST_EVENTS[vocabulary]
+    posts = []
+    for i in ids["post_ids"]:
+        if rng.random() < post_rate:
+            posts.append((i, *rng.choice(events)))
+            if rng.random() < 1 / 6:
+                posts.append((i, *rng.choice(events)))
+    posts.append((ids["repeated_id"], "rehydrate", "tweet_edited") if vocabulary == "live"
+                 else (ids["repeated_id"], "delete", "deleted"))
+    posts.sort()
     users = {author_id(i): rng.choice(USER_REASONS) for i in range(ids["authors"]) if rng.random() < user_rate}
     # The most prolific author is flagged too, so some rows carry both a post and a user reason.
     users[author_id(0)] = "suspended"
+    users = [(k, "delete", users[k]) for k in sorted(users)]
     dictionary = pa.dictionary(pa.int32(), pa.string())
     ts = pa.timestamp("ms", tz="UTC")
     schema = pa.schema([
@@ -103,12 +126,12 @@ def write_results(results: Path, ids: dict, seed: int = 11, post_rate: float = 0
         pa.field("job_type", dictionary, nullable=False),
     ])
     for kind, flagged in (("tweets", posts), ("users", users)):
-        keys = sorted(flagged)
+        keys = [e[0] for e in flagged]
         n = len(keys)
         table = pa.table({
             "id": pa.array(keys, pa.int64()),
-            "action": pa.array(["delete"] * n).dictionary_encode(),
-            "reason": pa.array([flagged[k] for k in keys]).dictionary_encode(),
+            "action": pa.array([e[1] for e in flagged]).dictionary_encode(),
+            "reason": pa.array([e[2] for e in flagged]).dictionary_encode(),
             "created_at": pa.array([1_600_000_000_000 + k % 1000 for k in keys], ts),
             "redacted_at": pa.array([None if k % 5 == 0 else 1_640_995_200_000 + k % 86_400_000 for k in keys], ts),
             "job_id": pa.array([None] * n, pa.int64()),

@@ -1,8 +1,13 @@
 """Writes a compliant copy of a Parquet dataset from an xcomply manifest, with Spark: the rows whose
-action is `delete` removed, the geo columns set to null in the rows whose action is `scrub_geo`.
+action is `delete` removed, the geo columns set to null in the rows whose action is `scrub_geo`,
+the rows whose action is `rehydrate` (edited posts, to fetch again) kept unchanged and counted.
+A manifest with any other action is refused, as by `xcomply apply`.
 
     spark-submit scripts/spark/apply_manifest.py --manifest MANIFEST --dataset /data/posts \
-        --out /data/posts-compliant [--geo-columns geo_lat,geo_lon,place_id]
+        --out /data/posts-compliant [--geo-columns geo_lat,geo_lon,place_id | --geo-columns none]
+
+`--geo-columns none` says that the dataset has no location columns: the scrub_geo rows are then kept
+as they are. Without `--geo-columns`, a manifest with scrub_geo rows is refused.
 
 MANIFEST is `xcomply join`'s manifest (its directory or `manifest.parquet`) or the output
 directory of compliance_join.py; `--dataset` must be spelled as it was for the join, because
@@ -16,6 +21,7 @@ It fails, and writes nothing, when the number of rows removed differs from the m
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -30,9 +36,15 @@ def main() -> None:
     p.add_argument("--manifest", required=True)
     p.add_argument("--dataset", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--geo-columns", default="", help="comma-separated columns to null in scrub_geo rows")
+    p.add_argument("--geo-columns", default="",
+                   help="comma-separated columns to null in scrub_geo rows, or `none` to keep those rows as they are")
     a = p.parse_args()
     geo = [c for c in a.geo_columns.split(",") if c]
+    no_geo = "none" in geo
+    if no_geo and len(geo) > 1:
+        sys.exit(f"--geo-columns none was given with column names {geo}; expected either the geo columns or none")
+    if no_geo:
+        geo = []
 
     spark = session("xcomply-apply-manifest")
     manifest_path = a.manifest
@@ -40,11 +52,17 @@ def main() -> None:
         manifest_path = os.path.join(manifest_path, "manifest.parquet")
     m = spark.read.parquet(manifest_path).select(
         F.col("file_path").alias("m_file"), F.col("pos").alias("m_pos"), F.col("action").alias("m_action"))
+    counts = {r["m_action"]: r["count"] for r in m.groupBy("m_action").count().collect()}
+    unknown = {k: v for k, v in counts.items() if k not in ("delete", "rehydrate", "scrub_geo")}
+    if unknown:
+        sys.exit(f"the manifest has actions this script does not know: {unknown}; "
+                 "expected delete, rehydrate or scrub_geo. Nothing was written")
     deletes = m.where(F.col("m_action") == "delete")
     scrubs = m.where(F.col("m_action") == "scrub_geo")
-    n_delete, n_scrub = deletes.count(), scrubs.count()
-    if n_scrub and not geo:
-        sys.exit(f"the manifest has {n_scrub} scrub_geo rows but no --geo-columns were given")
+    n_delete, n_scrub, n_rehydrate = (counts.get(k, 0) for k in ("delete", "scrub_geo", "rehydrate"))
+    if n_scrub and not geo and not no_geo:
+        sys.exit(f"the manifest has {n_scrub} scrub_geo rows but no --geo-columns were given "
+                 "(--geo-columns none keeps them as they are, for a dataset without location data)")
 
     d = dataset_with_positions(spark, a.dataset)
     columns = [c for c in d.columns if c not in ("xcomply_file_path", "xcomply_pos")]
@@ -72,7 +90,11 @@ def main() -> None:
     if partitions:
         writer = writer.partitionBy(*partitions)
     writer.parquet(a.out)
-    print(f'{{"rows_in": {total}, "rows_out": {kept_rows}, "rows_deleted": {n_delete}, "rows_scrubbed": {n_scrub}}}')
+    print(json.dumps({
+        "rows_in": total, "rows_out": kept_rows, "rows_deleted": n_delete,
+        "rows_scrubbed": 0 if no_geo else n_scrub, "rows_to_rehydrate": n_rehydrate,
+        "rows_scrub_geo_kept": n_scrub if no_geo else 0,
+    }))
     spark.stop()
 
 

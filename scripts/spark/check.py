@@ -37,12 +37,14 @@ def main() -> None:
     xcomply, work = sys.argv[1], Path(sys.argv[2])
     py = sys.executable
     spark = ROOT / "scripts" / "spark"
-    for id_type in ["int64", "string"]:
-        print(f"dataset with {id_type} IDs", flush=True)
+    # Live results (delete, rehydrate, scrub_geo, duplicate events) on int64 IDs; results from
+    # before the September 2026 cutover (scrub_geo as a reason of delete) on decimal-string IDs.
+    for id_type, vocabulary in [("int64", "live"), ("string", "legacy")]:
+        print(f"dataset with {id_type} IDs, {vocabulary} results", flush=True)
         base = work / id_type
         data, results = base / "data", base / "results"
         ids = make_dataset(data, seed=31, files=3, rows=3000, row_group=700, id_type=id_type)
-        write_results(results, ids, seed=32)
+        write_results(results, ids, seed=32, vocabulary=vocabulary)
         run(xcomply, "join", "--dataset", str(data), "--results", str(results), "--out", str(base / "x-manifest"))
         run(py, str(spark / "compliance_join.py"), "--results", str(results), "--dataset", str(data), "--out", str(base / "s-manifest"))
 
@@ -53,7 +55,13 @@ def main() -> None:
         x_schema = pq.read_schema(base / "x-manifest" / "manifest.parquet")
         s_schema = ds.dataset(base / "s-manifest", format="parquet").schema
         assert [f.type for f in x_schema] == [s_schema.field(n).type for n in x_schema.names], (x_schema, s_schema)
-        print(f"  manifests equal: {len(ours)} rows, same types", flush=True)
+        actions = {r["action"] for r in ours}
+        assert actions == ({"delete", "rehydrate", "scrub_geo"} if vocabulary == "live" else {"delete", "scrub_geo"}), actions
+        x_ids = (base / "x-manifest" / "rehydrate-ids.txt").read_text()
+        assert x_ids == (base / "s-manifest" / "_rehydrate-ids.txt").read_text(), "rehydrate IDs differ"
+        assert (x_ids != "") == (vocabulary == "live")
+        print(f"  manifests equal: {len(ours)} rows, same types, actions {sorted(actions)}, "
+              f"{len(x_ids.splitlines())} rehydrate IDs", flush=True)
 
         if id_type != "int64":
             continue
@@ -67,6 +75,12 @@ def main() -> None:
         partitions = sorted(p.name for p in (base / "s-copy").iterdir() if p.is_dir())
         assert partitions == sorted(p.name for p in data.iterdir()), partitions
         print(f"  copies equal: {len(want)} rows, partitions {partitions}", flush=True)
+        # A dataset without location data: scrub_geo rows kept as they are by both.
+        run(xcomply, "apply", "--manifest", str(base / "x-manifest"), "--dataset", str(data), "--out", str(base / "x-none"), "--geo-columns", "none")
+        run(py, str(spark / "apply_manifest.py"), "--manifest", str(base / "x-manifest"), "--dataset", str(data), "--out", str(base / "s-none"), "--geo-columns", "none")
+        want = copy_rows(base / "x-none")
+        assert copy_rows(base / "s-none") == want, "Spark's copy with --geo-columns none differs from xcomply apply's"
+        print(f"  copies with --geo-columns none equal: {len(want)} rows", flush=True)
     print("spark-check: Spark and xcomply agree")
 
 
