@@ -79,10 +79,9 @@ fn writes_a_sorted_manifest_and_summary() {
     ids.dedup();
     assert!(!ids.is_empty());
     let text = std::fs::read_to_string(out.join("rehydrate-ids.txt")).unwrap();
-    assert_eq!(
-        text,
-        ids.iter().map(|i| format!("{i}\n")).collect::<String>()
-    );
+    let listed: Vec<i64> = text.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(listed, ids);
+    assert!(text.ends_with('\n'));
     assert!(
         stderr.contains(&format!("{} IDs of edited posts to fetch again", ids.len())),
         "{stderr}"
