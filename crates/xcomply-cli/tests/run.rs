@@ -8,7 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use xcomply_core::JobType;
-use xcomply_emulator::{Config, Emulator, FaultRates, Faults};
+use xcomply_emulator::{Config, Emulator, FaultRates, Faults, Flow};
 use xcomply_sink::join::read_manifest;
 use xcomply_sink::synth::{self, DatasetSpec};
 
@@ -87,7 +87,8 @@ impl Setup {
         let config = self.emulator().config();
         let flagged = |t: &JobType, id: Option<i64>| {
             id.is_some_and(|id| {
-                xcomply_emulator::outcome(config.seed, t, id as u64, &config.outcomes).is_some()
+                xcomply_emulator::outcome(config.seed, config.flow, t, id as u64, &config.outcomes)
+                    .is_some()
             })
         };
         let mut rows = BTreeSet::new();
@@ -243,7 +244,8 @@ fn several_shards_per_type_give_the_emulators_answers() {
         .output()
         .unwrap();
     let shown = text(&status_json.stdout);
-    assert!(shown.contains("X-Goog-Signature=REDACTED"), "{shown}");
+    // The live flow's URLs carry their secret in `token`.
+    assert!(shown.contains("token=REDACTED"), "{shown}");
     let before = manifest_bytes(&out);
     let jobs_before = setup.emulator().stats().jobs_created;
     let again = setup.run(&out, &[]);
@@ -493,7 +495,8 @@ fn a_second_run_on_the_same_directory_is_refused_and_ctrl_c_resumes() {
 
 #[test]
 fn an_ids_file_runs_through_resumable_uploads_without_a_join() {
-    let setup = Setup::new(Config::default());
+    // Resumable uploads exist only in the GCS flow.
+    let setup = Setup::new(Config::default().with_flow(Flow::Gcs));
     let ids: Vec<u64> = (0..5_000u64)
         .map(|i| 1_500_000_000_000_000_000 + i * 7_919)
         .collect();
@@ -522,7 +525,14 @@ fn an_ids_file_runs_through_resumable_uploads_without_a_join() {
     let flagged = ids
         .iter()
         .filter(|&&id| {
-            xcomply_emulator::outcome(config.seed, &JobType::Users, id, &config.outcomes).is_some()
+            xcomply_emulator::outcome(
+                config.seed,
+                config.flow,
+                &JobType::Users,
+                id,
+                &config.outcomes,
+            )
+            .is_some()
         })
         .count();
     assert_eq!(types[0]["results_rows"], flagged as u64);
@@ -967,4 +977,91 @@ fn a_poll_interval_out_of_range_is_a_usage_error() {
         .output()
         .unwrap();
     assert!(text(&help.stdout).contains("from 0 to 3600"));
+}
+
+/// The rows of a manifest with their actions, by (file index, pos).
+fn manifest_actions(out: &Path) -> std::collections::BTreeMap<(usize, i64), String> {
+    let spec = spec();
+    read_manifest(&out.join("manifests"))
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let file = (0..spec.files)
+                .find(|&i| Path::new(&r.file_path).ends_with(spec.file_path(i)))
+                .unwrap();
+            ((file, r.pos), r.action)
+        })
+        .collect()
+}
+
+/// An API whose upload cap is below the planned shards: every 413 splits a shard (durably), the
+/// run never fails, and the manifest is byte for byte the one of a run whose shards were small
+/// from the start.
+#[test]
+fn a_413_splits_shards_and_gives_the_manifest_of_a_small_cap() {
+    // 2 000 post IDs of 20 bytes are 40 000 bytes per shard; the API takes 15 000.
+    let setup = Setup::new(Config::default().with_max_upload_bytes(Some(15_000)));
+    let split = setup.out("split");
+    let output = setup.run(&split, &["--json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let st = state(&split);
+    let all = shards(&st);
+    let split_shards: Vec<_> = all.iter().filter(|s| s["phase"] == "split").collect();
+    assert!(!split_shards.is_empty(), "{st}");
+    assert!(st["upload_cap"].as_u64().unwrap() <= 15_000, "{st}");
+    for s in &all {
+        assert!(
+            s["phase"] == "split" || s["phase"] == "results_written",
+            "{s}"
+        );
+    }
+    let stats = setup.emulator().stats();
+    assert!(
+        stats.uploads.values().all(|u| u.completed <= 1),
+        "{stats:?}"
+    );
+    let note = text(&output.stderr);
+    assert!(note.contains("too large (413)"), "{note}");
+
+    let small = setup.out("small");
+    let output = setup.run(&small, &["--max-bytes-per-job", "15000"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        shards(&state(&small))
+            .iter()
+            .all(|s| s["phase"] == "results_written"),
+        "no shard of the small run was split"
+    );
+    assert_eq!(manifest_bytes(&split), manifest_bytes(&small));
+    assert_eq!(Setup::manifest_rows(&split), setup.expected_rows());
+}
+
+/// The same seed and dataset give the same manifest rows in both flows; only the vocabulary
+/// differs: the live flow's edited posts are `rehydrate` rows where the old flow reported
+/// `bounced` deletions, and geo scrubs are `scrub_geo` rows in both.
+#[test]
+fn both_flows_give_the_same_rows() {
+    let live = Setup::new(Config::default());
+    let out_live = live.out("live");
+    let output = live.run(&out_live, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let gcs = Setup::new(Config::default().with_flow(Flow::Gcs));
+    let out_gcs = gcs.out("gcs");
+    let output = gcs.run(&out_gcs, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let (a, b) = (manifest_actions(&out_live), manifest_actions(&out_gcs));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    let mut seen = BTreeSet::new();
+    for (key, live_action) in &a {
+        let pair = (live_action.as_str(), b[key].as_str());
+        assert!(
+            matches!(
+                pair,
+                ("delete", "delete") | ("scrub_geo", "scrub_geo") | ("rehydrate", "delete")
+            ),
+            "{key:?}: {pair:?}"
+        );
+        seen.insert(pair);
+    }
+    assert_eq!(seen.len(), 3, "every pair occurs: {seen:?}");
 }

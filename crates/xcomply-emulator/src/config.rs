@@ -275,15 +275,18 @@ impl Default for OutcomeRates {
 
 impl OutcomeRates {
     /// The vocabulary before the cutover: geo removal as reason `scrub_geo` (action `delete`),
-    /// and the rare `bounced` (documented in 2025).
+    /// and `bounced` (documented in 2025) where the live mix has edited posts, which the old API
+    /// did not report. Each reason takes the place of its live counterpart with the same rate,
+    /// so the same seed flags the same IDs in both flows: only the vocabulary differs.
     pub fn legacy() -> OutcomeRates {
         OutcomeRates {
             tweets: vec![
                 (Reason::Deleted, 0.015),
                 (Reason::Protected, 0.005),
-                (Reason::Suspended, 0.005),
+                (Reason::Suspended, 0.004),
+                (Reason::Deactivated, 0.002),
+                (Reason::Bounced, 0.003),
                 (Reason::ScrubGeo, 0.004),
-                (Reason::Bounced, 0.001),
             ],
             ..OutcomeRates::default()
         }

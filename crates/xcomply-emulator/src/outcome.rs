@@ -297,7 +297,7 @@ mod tests {
             }
         }
         let total: u32 = counts.values().sum();
-        assert!((5_600..6_400).contains(&total), "{counts:?}");
+        assert!((6_200..7_000).contains(&total), "{counts:?}");
         assert!((2_700..3_300).contains(&counts["deleted"]), "{counts:?}");
         assert!(counts["bounced"] > 100, "{counts:?}");
         assert!(
@@ -305,6 +305,26 @@ mod tests {
             "{missing_redacted}"
         );
         assert!(outcome(1, Flow::Gcs, &JobType::Tweets, base, &OutcomeRates::none()).is_none());
+    }
+
+    /// Both flows flag the same IDs for the same seed, each in its own vocabulary.
+    #[test]
+    fn both_flows_flag_the_same_ids() {
+        let base = 1_500_000_000_000_000_000u64;
+        for job_type in [JobType::Tweets, JobType::Users] {
+            for id in base..base + 50_000 {
+                let live = outcome(4, Flow::BytePath, &job_type, id, &OutcomeRates::default());
+                let old = outcome(4, Flow::Gcs, &job_type, id, &OutcomeRates::legacy());
+                assert_eq!(live.is_some(), old.is_some(), "{id}");
+                if let (Some(live), Some(old)) = (live, old) {
+                    assert_eq!(old.action, Some(Action::Delete));
+                    assert_eq!(
+                        live.reason == Some(Reason::GeoScrubbed),
+                        old.reason == Some(Reason::ScrubGeo)
+                    );
+                }
+            }
+        }
     }
 
     /// The 2026 vocabulary: every action appears with its reasons, deletion events carry

@@ -38,10 +38,10 @@ use crate::output::{Ctx, note};
 pub struct Args {
     /// Which flow to speak: byte-path (the live API) or gcs (signed storage URLs, before
     /// September 2026).
-    #[arg(long, value_enum, default_value_t = crate::commands::common::FlowArg::BytePath)]
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = crate::commands::common::FlowArg::BytePath)]
     pub flow: crate::commands::common::FlowArg,
 
-    /// Largest upload accepted in the byte-path flow, e.g. 128MB or 1MiB (`none`: no cap); a
+    /// Largest upload accepted in the byte-path flow, e.g. 128MB or 1MiB (none: no cap); a
     /// larger upload answers 413.
     #[arg(long, default_value = "128000000", value_name = "SIZE")]
     pub max_upload_bytes: String,

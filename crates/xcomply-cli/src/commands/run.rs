@@ -107,7 +107,13 @@ pub struct Args {
     /// 2026 (uploads and downloads on the API with the Bearer token, one PUT of at most 128 MB,
     /// results in the delete/rehydrate/scrub_geo vocabulary), or gcs, the flow before it (signed
     /// storage URLs, resumable uploads).
-    #[arg(long, value_enum, default_value_t = FlowArg::BytePath, requires = "emulator")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "KIND",
+        default_value_t = FlowArg::BytePath,
+        requires = "emulator"
+    )]
     pub emulator_flow: FlowArg,
 
     /// The in-process emulator's upload cap in the byte-path flow (with --emulator), e.g. 1MB;
@@ -126,7 +132,7 @@ pub struct Args {
     pub max_ids_per_job: u64,
 
     /// Most bytes per job's upload, e.g. 64MB. The default is the live API's cap of 128 MB
-    /// (128000000 bytes, about 6.4 million post IDs); `none` lifts it. An upload refused as too
+    /// (128000000 bytes, about 6.4 million post IDs); none lifts it. An upload refused as too
     /// large (413) is split and retried, and later shards use the smaller size.
     #[arg(long, value_name = "SIZE", default_value = "128000000")]
     pub max_bytes_per_job: String,

@@ -54,7 +54,7 @@ pub struct Args {
     pub max_ids_per_job: u64,
 
     /// Most bytes per shard file, besides --max-ids-per-job, e.g. 64MB. The default is the live
-    /// API's upload cap of 128 MB (128000000 bytes, about 6.4 million post IDs); `none` lifts it.
+    /// API's upload cap of 128 MB (128000000 bytes, about 6.4 million post IDs); none lifts it.
     #[arg(long, value_name = "SIZE", default_value = "128000000")]
     pub max_bytes_per_job: String,
 
