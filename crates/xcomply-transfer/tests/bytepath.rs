@@ -3,7 +3,7 @@
 //! media-type fallback on 415; 413 as its own error; refused tokens told apart from refused
 //! credentials; and a `Range` request answered with the whole object.
 
-use std::io::Write as _;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,9 +53,10 @@ fn config() -> Config {
 }
 
 fn id_file(dir: &std::path::Path, n: u64) -> std::path::PathBuf {
-    let text: String = (0..n)
-        .map(|i| format!("{}\n", 1_446_017_776_678_801_409 + i * 4_194_304 * 37))
-        .collect();
+    let mut text = String::new();
+    for i in 0..n {
+        let _ = writeln!(text, "{}", 1_446_017_776_678_801_409 + i * 4_194_304 * 37);
+    }
     let path = dir.join("ids.txt");
     std::fs::write(&path, text).unwrap();
     path
@@ -342,14 +343,14 @@ async fn too_large_refused_tokens_and_refused_credentials_are_told_apart() {
 /// bytes differ between answers), and breaks the first answer off in the middle.
 #[tokio::test]
 async fn a_whole_answer_to_a_range_request_restarts_from_byte_zero() {
-    let text: String = (0..40_000u64)
-        .map(|i| {
-            format!(
-                "{{\"id\":\"{}\",\"action\":\"delete\"}}\n",
-                1_000_000 + i * 7
-            )
-        })
-        .collect();
+    let mut text = String::new();
+    for i in 0..40_000u64 {
+        let _ = writeln!(
+            text,
+            "{{\"id\":\"{}\",\"action\":\"delete\"}}",
+            1_000_000 + i * 7
+        );
+    }
     let text = Arc::new(text);
     let calls = Arc::new(Mutex::new(0u32));
     let (text2, calls2) = (Arc::clone(&text), Arc::clone(&calls));
@@ -372,7 +373,7 @@ async fn a_whole_answer_to_a_range_request_restarts_from_byte_zero() {
                 let level = if n == 1 { 1 } else { 9 };
                 let mut enc =
                     flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
-                enc.write_all(text.as_bytes()).unwrap();
+                std::io::Write::write_all(&mut enc, text.as_bytes()).unwrap();
                 let gz = enc.finish().unwrap();
                 let len = gz.len();
                 let body = if n == 1 {

@@ -161,7 +161,7 @@ async fn bearer_and_token_are_both_required_and_told_apart() {
         problem(r, 401, "not-authorized-for-resource", None).await;
     }
     // A token that is not this job's: 401 naming the token.
-    let forged = format!("{}0", upload);
+    let forged = format!("{upload}0");
     let r = api.put_bytes(&forged, Some("app-one"), body()).await;
     problem(r, 401, "not-authorized-for-resource", Some("token")).await;
     let r = api
