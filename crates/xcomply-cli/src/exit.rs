@@ -19,13 +19,15 @@ pub enum Code {
     /// upload to a job that is not `created`).
     Usage = 2,
     /// Finished, but one or more compliance jobs failed or expired for good; an upload URL that
-    /// expired.
+    /// expired, or whose token the API refused (the job is lost: create a new one).
     JobsFailed = 3,
     /// Bad input data or a file-system problem: an invalid ID line, a corrupt Parquet file, a
-    /// missing file, an output directory that is not empty, no results files.
+    /// missing file, an output directory that is not empty, no results files, a file too large
+    /// for one upload (413).
     Input = 4,
-    /// Credentials missing or refused: no token, an unreadable token file, 401 or 403. Fix the
-    /// token; retrying will not help.
+    /// Credentials missing or refused: no token, an unreadable token file, 401 or 403 from the
+    /// API, a Bearer token refused by an upload or download path. Fix the token; retrying will
+    /// not help.
     Credentials = 5,
     /// The API or storage kept failing after every retry, a usage cap is spent, or another
     /// unfinished job of the same type blocks a new one (a conflict).
@@ -43,9 +45,11 @@ Exit codes:
        the command (download without --wait on a job that is not complete, upload to a job
        that is not created)
   3    finished, but some compliance jobs failed or expired for good; an upload URL that expired
+       or whose token was refused
   4    bad input data or a file-system problem (bad ID line, corrupt Parquet, missing file,
-       output directory not empty, no results files)
-  5    credentials missing or refused: no token, unreadable token file, 401/403
+       output directory not empty, no results files, a file too large for one upload)
+  5    credentials missing or refused: no token, unreadable token file, 401/403, a Bearer token
+       refused by an upload or download path
   6    the API or storage kept failing after every retry, a usage cap is spent, or another
        unfinished job of the same type blocks a new one (conflict)
   130  interrupted by SIGINT or SIGTERM; the same command resumes";
