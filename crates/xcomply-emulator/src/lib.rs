@@ -1,7 +1,20 @@
-//! A local emulator of X's batch compliance API and of the Google Cloud Storage signed URLs it
-//! hands out, for tests, benchmarks and the demo.
+//! A local emulator of X's batch compliance API, in both of its flows, for tests, benchmarks and
+//! the demo.
 //!
-//! It serves, from one address:
+//! [`Flow::BytePath`] (the default) is the live API since September 2026: a job's `upload_url`
+//! and `download_url` are `/2/compliance/jobs/{id}/upload?token=…` and `…/download?token=…` on
+//! the emulator's own address; both need the Bearer token of the app that created the job **and**
+//! the URL's token, which binds (job, operation, expiry) by HMAC (see `bytepath.rs` for the order
+//! of checks and their answers: 401, 403, 404, 405 with `Allow`, 413 above
+//! [`Config::max_upload_bytes`], 415); there is no resumable mode (`"resumable": true` is 400, as
+//! are unknown body keys, `null` values and unknown `compliance_job.fields` on every route);
+//! results use the 2026 vocabulary (`delete`, `rehydrate`/`tweet_edited`,
+//! `scrub_geo`/`geo_scrubbed`, `deleted_at`, `"redacted_at": null`) and answer each invalid
+//! input line with an error record instead of failing the job; errors are problem types of the
+//! v2.168 specification under `https://api.x.com/2/problems/` (`problem.rs`). [`Flow::Gcs`] is
+//! the flow before, kept whole, as described below.
+//!
+//! In the GCS flow it serves, from one address:
 //! - the API: `POST /2/compliance/jobs`, `GET /2/compliance/jobs?type=…&status=…`,
 //!   `GET /2/compliance/jobs/:id` and `DELETE /2/compliance/jobs/:id`, with bearer tokens,
 //!   problem-details errors (`application/problem+json`), per-endpoint rate limits with the
@@ -19,8 +32,7 @@
 //!
 //! It deliberately shares no code with the xcomply client beyond the wire types of
 //! `xcomply-core`, so that a mistake in one cannot hide the same mistake in the other. It does not
-//! implement TLS, HTTP/2, the 2026 token-based `/upload` and `/download` proxy routes, or any X
-//! endpoint other than batch compliance.
+//! implement TLS, HTTP/2, or any X endpoint other than batch compliance.
 //!
 //! # Public API
 //!
@@ -55,7 +67,9 @@
 //! Each numbered item answers the matching unknown of the API reference; the choice is the most
 //! plausible behaviour, configurable where that was cheap.
 //!
-//! 1. **Size limits**: none. Uploads of any size are streamed to disk.
+//! 1. **Size limits**: in the byte-path flow, [`Config::max_upload_bytes`] (128,000,000 by
+//!    default: "128 MB" read as decimal, the smaller reading) answered with 413 before the body
+//!    is stored (a chunked body is measured as it arrives); none in the GCS flow.
 //! 2. **Second unfinished job of a type**: a `…/problems/conflict` problem, status 409
 //!    ([`Config::conflict_status`]), title `Conflict`, detail "You cannot create a new job if one
 //!    is already in progress." Both `created` and `in_progress` jobs block; `complete`, `failed`
@@ -63,8 +77,10 @@
 //! 3. **Unknown job ID**: 404 with the generic `about:blank` problem (`Not Found`). A malformed ID
 //!    is 400 `invalid-request` with "The \`id\` query parameter value \[x\] does not match
 //!    ^\[0-9\]{1,19}$".
-//! 4. **Failure**: a line that is not 1–19 ASCII digits (at most `i64::MAX`, an optional trailing
-//!    `\r`) fails the job with `error` = "Invalid ID on line N of the uploaded file". Blank lines
+//! 4. **Failure**: in the GCS flow, a line that is not 1–19 ASCII digits (at most `i64::MAX`, an
+//!    optional trailing `\r`) fails the job with `error` = "Invalid ID on line N of the uploaded
+//!    file"; in the byte-path flow it is answered by an error record echoing the line (at most
+//!    256 bytes of it). Blank lines
 //!    are skipped, duplicates are answered once per occurrence, an empty file completes with an
 //!    empty result. The request's `Content-Type` is only checked through the signature.
 //! 5. **Old jobs**: `complete` jobs stay `complete` after the 7-day download window (the URL
@@ -91,9 +107,15 @@
 //!     `application/json; charset=utf-8`. API responses are gzip-encoded when accepted.
 //! 12. **Buckets and object names**: `twttr-tweet-compliance` (real) and `twttr-user-compliance`
 //!     (a guess); `{N}` of `{N}_{job}` is a stable 19-digit number per token.
-//! 13. **2026 endpoints**: only `DELETE /2/compliance/jobs/:id` is served. It turns an unfinished
-//!     job `failed` with `error` "Job was cancelled" and answers 200 `{"data": job}`; a finished job
-//!     is returned unchanged. The token-based `/upload` and `/download` routes are not served.
+//! 13. **2026 endpoints**: `DELETE /2/compliance/jobs/:id` turns an unfinished job `failed` with
+//!     `error` "Job was cancelled" and answers 200 `{"data": job}`; a finished job is returned
+//!     unchanged. The byte paths are served in the byte-path flow only (404 in the GCS flow). Their
+//!     download is `application/octet-stream` with gzip and `Range` as in the GCS flow, always
+//!     with `Content-Length` (a truncation fault breaks the connection instead); a download
+//!     before completion is 404 naming the status; an upload to a job that is no longer `created`
+//!     is stored and ignored (200 with the job as it is), as in the GCS flow. Both accept
+//!     `application/octet-stream` and `text/plain` uploads (415 otherwise): which types the live
+//!     server takes is not documented.
 //! 14. **List order**: newest first; `data` is omitted when empty and `meta.result_count` is always
 //!     present.
 //!

@@ -26,7 +26,9 @@ use crate::output::{Ctx, note};
 /// directory must exist, and an existing --out must be a regular file and is replaced only with
 /// --force (for a pipe, a FIFO or a device, use --out - and redirect stdout).
 ///
-/// With --url the results are fetched from that signed download URL and no token is needed.
+/// With --url the results are fetched from that URL, a job's download_url. The live API's
+/// download path (.../2/compliance/jobs/ID/download?token=...) needs the Bearer token too, sent
+/// only to --api-base's scheme, host and port; a signed storage URL of the older flow needs none.
 ///
 /// Examples:
 ///   xcomply download --job 1446017776678801409 --wait --out results.jsonl
@@ -44,7 +46,7 @@ pub struct Args {
     )]
     pub job: Option<String>,
 
-    /// Fetch from this signed download URL instead (quote it in the shell).
+    /// Fetch from this URL, a job's download_url, instead (quote it in the shell).
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
 

@@ -11,8 +11,8 @@ use crate::output::{Ctx, note, stdout_text};
 
 /// Create, inspect, list and cancel compliance jobs.
 ///
-/// The bearer token is read from X_BEARER_TOKEN (or --token-file). Tables show signed URLs with
-/// their signature redacted; --json prints the API's JSON as received, full URLs included, for
+/// The bearer token is read from X_BEARER_TOKEN (or --token-file). Tables show upload and download
+/// URLs with their secret (token or signature) redacted; --json prints the API's JSON as received, full URLs included, for
 /// scripts (treat that output as a secret for 15 minutes and 7 days respectively).
 ///
 /// Examples:
@@ -49,7 +49,8 @@ pub enum JobsCommand {
         /// A name for the job (at most 64 characters).
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
-        /// Sign the upload URL for the resumable upload protocol.
+        /// Ask for an upload URL of the resumable protocol (the flow before September 2026). The
+        /// live API refuses it; the job is then created without it.
         #[arg(long)]
         resumable: bool,
         #[command(flatten)]

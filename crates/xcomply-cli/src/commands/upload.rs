@@ -1,4 +1,4 @@
-//! `xcomply upload`: a file of IDs to a job's signed upload URL.
+//! `xcomply upload`: a file of IDs to a job's upload URL.
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
@@ -21,11 +21,17 @@ use crate::output::{Ctx, note};
 /// file is lost. The first bad line is named (file:line and the value, exit 4). --no-check skips
 /// this for large files that are known to be valid (such as the output of xcomply shard).
 ///
-/// Then the file is streamed from disk with its exact length (Content-Type: text/plain),
-/// retrying while the upload URL is valid. With --job the URL is fetched from the API (the token
-/// is read from X_BEARER_TOKEN or --token-file) and the job must be in status created; with --url it is
-/// used as given and no token is needed. A job created with --resumable, or a URL signed for
-/// x-goog-resumable, is uploaded with the resumable protocol in 8 MiB chunks.
+/// Then the file is streamed from disk with its exact length in one PUT, retrying while the
+/// upload URL is valid. With --job the URL is fetched from the API (the token is read from
+/// X_BEARER_TOKEN or --token-file) and the job must be in status created; with --url it is used
+/// as given.
+///
+/// The live API (since September 2026) uploads to a path on the API itself
+/// (.../2/compliance/jobs/ID/upload?token=...) as application/octet-stream, with the Bearer token,
+/// which is read for --url too and sent only to --api-base's scheme, host and port; a file above
+/// 128 MB is refused (413, exit 4: split it with xcomply shard). Jobs of the older flow have signed
+/// storage URLs, take text/plain and no token; a job created with --resumable there, or a URL
+/// signed for x-goog-resumable, is uploaded with the resumable protocol in 8 MiB chunks.
 ///
 /// Examples:
 ///   xcomply upload --job 1446017776678801409 shards/tweets-00001.txt
@@ -43,12 +49,13 @@ pub struct Args {
     #[arg(long, value_name = "ID")]
     pub job: Option<String>,
 
-    /// Upload to this signed URL (quote it in the shell; or give --job).
+    /// Upload to this URL, a job's upload_url (quote it in the shell; or give --job).
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
 
-    /// Use the resumable protocol (the job must have been created with --resumable); detected
-    /// from the job or the URL when not given.
+    /// Use the resumable protocol (signed storage URLs of the older flow only: the job must have
+    /// been created with --resumable); detected from the job or the URL when not given. The live
+    /// API has no resumable mode: its upload path always takes one PUT.
     #[arg(long)]
     pub resumable: bool,
 
