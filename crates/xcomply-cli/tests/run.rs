@@ -1065,3 +1065,38 @@ fn both_flows_give_the_same_rows() {
     }
     assert_eq!(seen.len(), 3, "every pair occurs: {seen:?}");
 }
+
+/// A byte path that refuses its URL's token (as the live API may when a token's undocumented
+/// lifetime ends): the job is replaced, as an expired signed URL always was, and the run ends
+/// with the right manifest; no refused job ever took an upload.
+#[test]
+fn a_refused_byte_path_token_gets_a_new_job() {
+    let refused = FaultRates {
+        token_refused: 0.3,
+        ..FaultRates::default()
+    };
+    let setup = Setup::new(Config::default().with_faults(Faults {
+        upload: refused.clone(),
+        download: refused,
+        ..Faults::default()
+    }));
+    let out = setup.out("run");
+    let output = setup.run(&out, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stats = setup.emulator().stats();
+    assert!(
+        stats.faults.get("token").copied().unwrap_or(0) > 0,
+        "{stats:?}"
+    );
+    assert!(
+        shards(&state(&out))
+            .iter()
+            .any(|s| s["attempts"].as_u64().unwrap() >= 2),
+        "no shard got a new job"
+    );
+    assert!(
+        stats.uploads.values().all(|u| u.completed <= 1),
+        "{stats:?}"
+    );
+    assert_eq!(Setup::manifest_rows(&out), setup.expected_rows());
+}

@@ -112,6 +112,13 @@ async fn admit(
         )
     };
     match s.signer.check_token(token, job_id, op, now_secs) {
+        TokenCheck::Valid if plan.token_refused => {
+            crate::state::Shared::count_fault(&mut s.lock(), "token");
+            return Err(refused(
+                403,
+                format!("The `token` of job {job_id} has expired: create a new job."),
+            ));
+        }
         TokenCheck::Valid => {}
         TokenCheck::Unusable => {
             return Err(refused(

@@ -375,6 +375,10 @@ pub struct FaultRates {
     /// End a download early but cleanly (chunked encoding, no error at the HTTP level), so only a
     /// client that checks the length (`x-goog-stored-content-length`) notices. Downloads only.
     pub truncate: f64,
+    /// Refuse a byte path's URL token as expired (403 naming `token`) although its expiry has not
+    /// come: the live API's token lifetime is not documented, and a client must replace the job
+    /// whenever it happens. Byte-path uploads and downloads only.
+    pub token_refused: f64,
     /// Delay the answer by `latency`.
     pub latency_rate: f64,
     /// The added latency, in real time.
@@ -392,6 +396,7 @@ impl Default for FaultRates {
             burst_length: 3,
             reset: 0.0,
             truncate: 0.0,
+            token_refused: 0.0,
             latency_rate: 0.0,
             latency: Duration::ZERO,
         }

@@ -195,6 +195,8 @@ pub(crate) struct FaultPlan {
     pub reset_at: Option<f64>,
     /// End the download cleanly after this fraction of the body.
     pub truncate_at: Option<f64>,
+    /// Refuse a byte path's token as expired (byte-path uploads and downloads).
+    pub token_refused: bool,
 }
 
 /// Mutable state behind one lock; every critical section is short and never awaits.
@@ -332,6 +334,11 @@ impl Shared {
         } else if class == RouteClass::Api && draw(8) < rates.usage_capped {
             plan.usage_capped = true;
             Shared::count_fault(&mut inner, "usage-capped");
+        } else if class != RouteClass::Api
+            && rates.token_refused > 0.0
+            && draw(9) < rates.token_refused
+        {
+            plan.token_refused = true;
         }
         if let Some(s) = plan.status {
             Shared::count_fault(&mut inner, &s.to_string());

@@ -127,6 +127,11 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0, value_name = "P")]
     pub fault_truncate: f64,
 
+    /// Probability that an upload or download path refuses its URL token as expired (403), as the
+    /// live API may when a token's undocumented lifetime ends (byte-path flow only).
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fault_token_refused: f64,
+
     /// Added latency of a slowed request (real time), at most 1h.
     #[arg(long, default_value = "0", value_parser = parse_fault_latency, value_name = "DURATION")]
     pub fault_latency: Duration,
@@ -260,6 +265,7 @@ fn config(args: Args) -> anyhow::Result<(Config, bool)> {
         burst_length: args.fault_burst_length,
         reset: probability("fault-reset", args.fault_reset)?,
         truncate: probability("fault-truncate", args.fault_truncate)?,
+        token_refused: probability("fault-token-refused", args.fault_token_refused)?,
         latency_rate: probability("fault-latency-rate", args.fault_latency_rate)?,
         latency: args.fault_latency,
     };
