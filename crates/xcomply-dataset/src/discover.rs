@@ -194,8 +194,9 @@ pub struct Dataset {
 
 impl Dataset {
     /// Finds the Parquet files of `inputs` (files, directories, globs; see [`expand`]): a file
-    /// is Parquet by its magic bytes, whatever its name; a file named by an input that is not
-    /// Parquet is an error, one met in a directory walk is skipped; `xcomply join` manifests are
+    /// is Parquet by its magic bytes, whatever its name (and a `.parquet` file is always read,
+    /// so that a damaged one is reported rather than skipped); a file named by an input that is
+    /// not Parquet is an error, one met in a directory walk or a glob is skipped; `xcomply join` manifests are
     /// never data. A directory of a Delta Lake or Iceberg table is refused, and so are inputs
     /// that hold no Parquet file at all (an empty dataset would be reported compliant). Files
     /// are sorted by path, each once even when two inputs name it.
@@ -220,7 +221,13 @@ impl Dataset {
                 }
                 continue;
             }
-            if !has_parquet_magic(&found.path)? {
+            // A file named `.parquet` stays even without the magic bytes: it is a damaged Parquet
+            // file, which the reader must report (or a lenient join list), not a file to skip.
+            let named_parquet = found
+                .path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+            if !named_parquet && !has_parquet_magic(&found.path)? {
                 if given {
                     return Err(DatasetError::NotParquet { path: found.path });
                 }

@@ -30,7 +30,8 @@ use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 
 use crate::SinkError;
-use crate::dataset::{self, DatasetFile};
+use crate::dataset;
+use xcomply_dataset::{DatasetFile, FileStamp, resolve};
 use crate::join::{self, DELETE, JoinSummary, REHYDRATE, SCRUB_GEO, SUMMARY_FILE};
 
 /// Rows per batch while copying: bounded memory for any row width that datasets have in practice
@@ -194,36 +195,37 @@ pub fn apply_paths(
         )));
     }
 
-    let files = dataset::discover(dataset_inputs)?;
+    let dataset = dataset::discover(dataset_inputs)?;
+    let files = dataset.files();
     // The dataset may be spelled differently than it was for the join (`./ds`, `/abs/ds`), so
     // files are matched by their real location, not by their spelling.
-    let keys: Vec<PathBuf> = files.iter().map(|f| dataset::resolve(&f.path)).collect();
+    let keys: Vec<PathBuf> = files.iter().map(|f| f.canonical.clone()).collect();
     // A file the join skipped (`--lenient`) or never saw was not checked: copying it unchanged
     // would put unchecked rows into a copy that claims to be compliant.
     if let Some(s) = &joined {
         let checked: BTreeMap<PathBuf, &str> = s
             .files
             .iter()
-            .map(|f| (dataset::resolve(Path::new(&f.path)), f.path.as_str()))
+            .map(|f| (resolve(Path::new(&f.path)), f.path.as_str()))
             .collect();
         let skipped: std::collections::BTreeSet<PathBuf> = s
             .skipped_files
             .iter()
-            .map(|k| dataset::resolve(Path::new(&k.path)))
+            .map(|k| resolve(Path::new(&k.path)))
             .collect();
         // A file rewritten since the join (rows reordered, added or removed) no longer has the
         // flagged rows at the manifest's positions: applying it would delete other rows and keep
         // the flagged ones.
-        let stamps: BTreeMap<PathBuf, dataset::FileStamp> = s
+        let stamps: BTreeMap<PathBuf, FileStamp> = s
             .files
             .iter()
-            .filter_map(|f| Some((dataset::resolve(Path::new(&f.path)), f.stamp?)))
+            .filter_map(|f| Some((resolve(Path::new(&f.path)), f.stamp?)))
             .collect();
         for (f, key) in files.iter().zip(&keys) {
             let Some(&then) = stamps.get(key) else {
                 continue;
             };
-            let now = dataset::FileStamp::of_path(&f.path).map_err(io_err(&f.path))?;
+            let now = f.reader()?.stamp()?;
             if now != then {
                 return Err(SinkError::Schema {
                     path: f.path.clone(),
@@ -266,10 +268,10 @@ pub fn apply_paths(
         }
     }
     let known: BTreeMap<&Path, &DatasetFile> =
-        keys.iter().map(PathBuf::as_path).zip(&files).collect();
+        keys.iter().map(PathBuf::as_path).zip(files).collect();
     let mut by_file: BTreeMap<String, &Edits> = BTreeMap::new();
     for (path, e) in &edits {
-        let Some(f) = known.get(dataset::resolve(Path::new(path)).as_path()) else {
+        let Some(f) = known.get(resolve(Path::new(path)).as_path()) else {
             return Err(bad(format!(
                 "names dataset file {path:?}, which is not in the dataset; expected the --dataset paths given to `xcomply join`, from the directory it ran in"
             )));
@@ -277,7 +279,7 @@ pub fn apply_paths(
         by_file.insert(f.display.clone(), e);
     }
     let mut seen = BTreeMap::new();
-    for f in &files {
+    for f in files {
         if let Some(other) = seen.insert(f.relative.clone(), &f.display) {
             return Err(SinkError::Schema {
                 path: f.path.clone(),
@@ -291,13 +293,11 @@ pub fn apply_paths(
 
     // A copy inside the dataset would sit beside the rows it replaces: every reader of the
     // dataset (a glob, a directory scan, the next join) would count both.
-    if let Some(input) = dataset::input_containing(out, &out.join("part-0.parquet"), dataset_inputs)
-    {
+    if let Some(input) = dataset.containing(out, &out.join("part-0.parquet")) {
         return Err(SinkError::Output {
             path: out.to_path_buf(),
             message: format!(
-                "is inside the dataset input {}, so readers of the dataset would see the copy beside the rows it replaces; expected an output directory outside the dataset",
-                input.display()
+                "is inside the dataset input {input}, so readers of the dataset would see the copy beside the rows it replaces; expected an output directory outside the dataset"
             ),
         });
     }
@@ -447,10 +447,7 @@ fn copy_file(
             source,
         })?;
     }
-    let input = File::open(path).map_err(|source| SinkError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let input = file.reader()?;
     let meta = ArrowReaderMetadata::load(&input, ArrowReaderOptions::new()).map_err(pq)?;
     let md = meta.metadata().clone();
     let rows_in = md.file_metadata().num_rows() as u64;
@@ -468,10 +465,10 @@ fn copy_file(
         )));
     }
     if edits.delete.is_empty() && edits.scrub.is_empty() {
-        std::fs::copy(path, target).map_err(|source| SinkError::Io {
-            path: target.to_path_buf(),
-            source,
-        })?;
+        // A byte-for-byte copy, read through the dataset's reader like every other read.
+        let mut from = parquet::file::reader::ChunkReader::get_read(&input, 0).map_err(pq)?;
+        let mut to = File::create(target).map_err(io_err(target))?;
+        std::io::copy(&mut from, &mut to).map_err(io_err(target))?;
         return Ok(ApplySummary {
             files: 1,
             rows_in,
@@ -525,10 +522,7 @@ fn copy_file(
         ..ApplySummary::default()
     };
     for rg in 0..md.num_row_groups() {
-        let input = input.try_clone().map_err(|source| SinkError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let input = input.try_clone()?;
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta.clone())
             .with_row_groups(vec![rg])
             .with_batch_size(COPY_BATCH_ROWS)
@@ -606,7 +600,7 @@ mod tests {
     /// (`id`, whether `geo_lat` is null) of every row of every file under `dir`, by relative path.
     fn read_all(dir: &Path) -> BTreeMap<PathBuf, Vec<(Option<i64>, bool)>> {
         let mut out = BTreeMap::new();
-        for f in dataset::discover(&[dir.to_path_buf()]).unwrap() {
+        for f in dataset::discover(&[dir.to_path_buf()]).unwrap().files() {
             let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&f.path).unwrap())
                 .unwrap()
                 .build()
@@ -624,7 +618,7 @@ mod tests {
                     rows.push((id.is_valid(i).then(|| id.value(i)), lat.is_null(i)));
                 }
             }
-            out.insert(f.relative, rows);
+            out.insert(f.relative.clone(), rows);
         }
         out
     }
@@ -679,7 +673,7 @@ mod tests {
 
         // A copy of the dataset elsewhere was not joined: refused, with the likely cause.
         let copy = tmp.path().join("elsewhere/d");
-        for f in dataset::discover(std::slice::from_ref(&d)).unwrap() {
+        for f in dataset::discover(std::slice::from_ref(&d)).unwrap().files() {
             let to = copy.join(&f.relative);
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
             std::fs::copy(&f.path, to).unwrap();

@@ -69,6 +69,10 @@ pub enum SinkError {
         /// Its subdirectories that hold Parquet files, which are not read.
         nested: Vec<String>,
     },
+    /// The dataset could not be found or opened (no Parquet files, a missing path, a Delta Lake
+    /// table, …); the error names the path or input.
+    #[error(transparent)]
+    Dataset(#[from] xcomply_dataset::DatasetError),
     /// An output path cannot be used: inside the dataset, or a non-empty directory that holds
     /// something other than a previous output.
     #[error("{}: {message}", path.display())]

@@ -43,13 +43,14 @@ use parquet::file::statistics::Statistics;
 use serde::{Deserialize, Serialize};
 
 use crate::SinkError;
-use crate::dataset::{self, DatasetFile, IdValues};
+use crate::dataset::{self, IdValues};
+use xcomply_dataset::{Dataset, DatasetFile, FileStamp};
 use crate::probe::IdSet;
 
 /// File name of the manifest inside the output directory.
-pub const MANIFEST_FILE: &str = "manifest.parquet";
+pub const MANIFEST_FILE: &str = xcomply_dataset::MANIFEST_FILE;
 /// File name of the summary inside the output directory.
-pub const SUMMARY_FILE: &str = "summary.json";
+pub const SUMMARY_FILE: &str = xcomply_dataset::SUMMARY_FILE;
 
 /// Row groups each reading thread may run ahead of the writer. Four keeps both cores busy when
 /// row groups differ in cost (a pruned one costs nothing) while holding at most a few groups'
@@ -660,21 +661,37 @@ pub struct FileSummary {
     /// file rewritten since: the manifest's row positions would name other rows. Absent in
     /// summaries written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stamp: Option<dataset::FileStamp>,
+    pub stamp: Option<FileStamp>,
 }
 
-/// Discovers the dataset, reads the results and joins them into `out` (see [`join`]).
-///
-/// A results directory without results files is an error ([`SinkError::NoResults`]) unless
-/// [`JoinOptions::allow_no_results`] is set, and so is an unusable `out` (see [`check_output`]).
+/// Discovers the dataset, reads the results and joins them into `out` (see [`join_dataset`]).
+/// A dataset without Parquet files is an error, as [`Dataset::discover`] says.
 pub fn join_paths(
     dataset_inputs: &[PathBuf],
     results: &Path,
     out: &Path,
     options: &JoinOptions,
 ) -> Result<JoinSummary, SinkError> {
-    check_output(out, dataset_inputs, options.force)?;
-    let files = dataset::discover(dataset_inputs)?;
+    // The output is checked before the dataset is read, so that a refused output is named even
+    // when the dataset has a problem of its own.
+    check_output(out, &dataset::input_strings(dataset_inputs)?, options.force)?;
+    let dataset = dataset::discover(dataset_inputs)?;
+    join_dataset(&dataset, results, out, options)
+}
+
+/// Reads the results and joins them against `dataset` into `out` (see [`join`]), for callers
+/// that discovered the dataset already (`xcomply run` joins exactly the files it sharded).
+///
+/// A results directory without results files is an error ([`SinkError::NoResults`]) unless
+/// [`JoinOptions::allow_no_results`] is set, and so is an unusable `out` (see [`check_output`]).
+pub fn join_dataset(
+    dataset: &Dataset,
+    results: &Path,
+    out: &Path,
+    options: &JoinOptions,
+) -> Result<JoinSummary, SinkError> {
+    check_output(out, dataset.inputs(), options.force)?;
+    let files = dataset.files();
     let flagged = load_results(results)?;
     if flagged.files.is_empty() && !options.allow_no_results {
         return Err(SinkError::NoResults {
@@ -682,7 +699,7 @@ pub fn join_paths(
             nested: flagged.nested,
         });
     }
-    join(&files, &flagged, out, options)
+    join(files, &flagged, out, options)
 }
 
 /// Prefix of the temporary files the join writes beside its outputs before renaming them into
@@ -712,16 +729,18 @@ pub fn is_manifest_dir(out: &Path) -> bool {
 /// inside, a directory the dataset discovery walks (nor match a dataset glob), since the next
 /// join would read it; and it must not exist, be empty or be a previous manifest directory
 /// (whose two files are then replaced, each by an atomic rename), unless `force`. Paths are
-/// compared after [`dataset::resolve`], so `./ds`, `ds` and `/abs/ds` are the same directory.
-pub fn check_output(out: &Path, dataset_inputs: &[PathBuf], force: bool) -> Result<(), SinkError> {
+/// compared after [`xcomply_dataset::resolve`], so `./ds`, `ds` and `/abs/ds` are the same
+/// directory.
+pub fn check_output(out: &Path, dataset_inputs: &[String], force: bool) -> Result<(), SinkError> {
     let refuse = |message: String| SinkError::Output {
         path: out.to_path_buf(),
         message,
     };
-    if let Some(input) = dataset::input_containing(out, &out.join(MANIFEST_FILE), dataset_inputs) {
+    if let Some(input) =
+        xcomply_dataset::input_containing(out, &out.join(MANIFEST_FILE), dataset_inputs)
+    {
         return Err(refuse(format!(
-            "is inside the dataset input {}, so the next join would read the manifest as data; expected an output directory outside the dataset",
-            input.display()
+            "is inside the dataset input {input}, so the next join would read the manifest as data; expected an output directory outside the dataset"
         )));
     }
     if out.exists() && !out.is_dir() {
@@ -758,7 +777,7 @@ pub fn check_output(out: &Path, dataset_inputs: &[PathBuf], force: bool) -> Resu
 struct Prepared {
     meta: ArrowReaderMetadata,
     /// The file's size and modification time when its footer was read.
-    stamp: dataset::FileStamp,
+    stamp: FileStamp,
     mask: ProjectionMask,
     /// First row of each row group.
     offsets: Vec<i64>,
@@ -1115,14 +1134,8 @@ fn prepare(
     options: &JoinOptions,
 ) -> Result<Prepared, SinkError> {
     let path = &file.path;
-    let f = File::open(path).map_err(|source| SinkError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let stamp = dataset::FileStamp::of_open(&f).map_err(|source| SinkError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let f = file.reader()?;
+    let stamp = f.stamp()?;
     let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|source| {
         SinkError::Parquet {
             path: path.clone(),
@@ -1203,10 +1216,7 @@ fn scan_row_group(
         path: path.clone(),
         source,
     };
-    let f = File::open(path).map_err(|source| SinkError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let f = file.reader()?;
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, p.meta.clone())
         .with_projection(p.mask.clone())
         .with_row_groups(vec![rg])
