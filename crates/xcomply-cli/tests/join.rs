@@ -286,3 +286,92 @@ fn an_output_inside_the_dataset_or_among_other_files_is_refused() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("joined 3 files"), "{stderr}");
 }
+
+/// Copies the dataset's files into `to`, keeping their partition directories and renaming each
+/// file as Hive does (`000000_0`, `000001_0`, …), without the `.parquet` extension.
+fn hive_copy(files: &[std::path::PathBuf], from: &Path, to: &Path) {
+    for (i, f) in files.iter().enumerate() {
+        let rel = f.strip_prefix(from).unwrap();
+        let dir = to.join(rel.parent().unwrap());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(f, dir.join(format!("{i:06}_0"))).unwrap();
+    }
+}
+
+/// The manifest's rows without their file names: (pos, id, author, action) in order.
+fn rows_without_names(out: &Path) -> Vec<(i64, Option<i64>, Option<i64>, String)> {
+    read_manifest(out)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.pos, r.id, r.author_id, r.action))
+        .collect()
+}
+
+/// A Hive-style table whose files have no `.parquet` extension gives the same manifest as the
+/// same files named `.parquet` (the files are found by their magic bytes).
+#[test]
+fn files_without_the_parquet_extension_are_found_by_their_content() {
+    let tmp = tempfile::tempdir().unwrap();
+    let info = setup(tmp.path(), &spec());
+    let (data, results) = (tmp.path().join("data"), tmp.path().join("results"));
+    let hive = tmp.path().join("hive");
+    hive_copy(&info.files, &data, &hive);
+    std::fs::write(hive.join("README"), b"not data").unwrap();
+    let (named, bare) = (tmp.path().join("m1"), tmp.path().join("m2"));
+    for (dataset, out) in [(&data, &named), (&hive, &bare)] {
+        let o = join(dataset, &results, out, &[]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let rows = rows_without_names(&bare);
+    assert!(!rows.is_empty());
+    assert_eq!(rows, rows_without_names(&named));
+    let summary: JoinSummary =
+        serde_json::from_slice(&std::fs::read(bare.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary.files_scanned, info.files.len() as u64);
+}
+
+/// A dataset in which nothing is Parquet is an error naming what was looked at, never an empty
+/// manifest that would call the dataset compliant.
+#[test]
+fn a_dataset_without_parquet_files_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let info = setup(tmp.path(), &spec());
+    let results = tmp.path().join("results");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let csv = tmp.path().join("csv");
+    std::fs::create_dir(&csv).unwrap();
+    std::fs::write(csv.join("posts.csv"), b"id,author_id\n1,2\n").unwrap();
+    for (dataset, needle) in [(&empty, "no files at all"), (&csv, "posts.csv")] {
+        let out = tmp.path().join("m");
+        let o = join(dataset, &results, &out, &[]);
+        assert_eq!(
+            o.status.code(),
+            Some(4),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            stderr.contains("no Parquet files") && stderr.contains(needle),
+            "{stderr}"
+        );
+        assert!(!out.join("manifest.parquet").exists());
+    }
+    // A Delta Lake table is refused by name, pointing to --ids.
+    let delta = tmp.path().join("delta");
+    std::fs::create_dir_all(delta.join("_delta_log")).unwrap();
+    std::fs::copy(&info.files[0], delta.join("part-0.parquet")).unwrap();
+    let o = join(&delta, &results, &tmp.path().join("m"), &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("Delta Lake") && stderr.contains("--ids"),
+        "{stderr}"
+    );
+}

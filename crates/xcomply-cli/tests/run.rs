@@ -670,7 +670,7 @@ fn unusable_out_directories_are_refused_with_exit_code_4() {
     let output = setup.run(&inside, &[]);
     assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
     assert!(
-        text(&output.stderr).contains("inside the input directory"),
+        text(&output.stderr).contains("inside the dataset input"),
         "{}",
         text(&output.stderr)
     );
@@ -1099,4 +1099,98 @@ fn a_refused_byte_path_token_gets_a_new_job() {
         "{stats:?}"
     );
     assert_eq!(Setup::manifest_rows(&out), setup.expected_rows());
+}
+
+/// Every Parquet file below `dir`, in path order.
+fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(parquet_files(&p));
+        } else if p.extension().is_some_and(|x| x == "parquet") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The manifest's rows without their file names: (pos, id, author, action), in order.
+fn rows_without_names(out: &Path) -> Vec<(i64, Option<i64>, Option<i64>, String)> {
+    read_manifest(&out.join("manifests"))
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.pos, r.id, r.author_id, r.action))
+        .collect()
+}
+
+/// A Hive-style table whose files are named `000000_0` (no `.parquet`): the run shards and joins
+/// the same files (one owner finds them for both), so its manifest equals the run's on the same
+/// files named `.parquet`; it was once empty while the IDs went to X.
+#[test]
+fn a_hive_table_without_parquet_names_gives_the_same_manifest() {
+    let setup = Setup::new(Config::default());
+    let hive = setup.out("hive");
+    for (i, f) in parquet_files(&setup.dataset).iter().enumerate() {
+        let rel = f.strip_prefix(&setup.dataset).unwrap();
+        let dir = hive.join(rel.parent().unwrap());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(f, dir.join(format!("{i:06}_0"))).unwrap();
+    }
+    let named = setup.out("named");
+    let output = setup.run(&named, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let bare = setup.out("bare");
+    let output = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+        .args(["run", "--dataset"])
+        .arg(&hive)
+        .arg("--out")
+        .arg(&bare)
+        .args(["--api-base", setup.emulator().base_url()])
+        .args(["--max-ids-per-job", IDS_PER_JOB, "--poll-interval", "0.02"])
+        .env("X_BEARER_TOKEN", setup.emulator().token())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let rows = rows_without_names(&bare);
+    assert_eq!(rows.len(), setup.expected_rows().len());
+    assert_eq!(rows, rows_without_names(&named));
+}
+
+/// The same dataset spelled another way (`data/./`, or its files one by one as a shell expands a
+/// glob) is the same run: it resumes to the same manifest without a new job.
+#[test]
+fn another_spelling_of_the_dataset_is_the_same_run() {
+    let setup = Setup::new(Config::default());
+    let out = setup.out("run");
+    let output = setup.run(&out, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let before = manifest_bytes(&out);
+    let jobs = setup.emulator().stats().jobs_created;
+    let dotted = format!("{}/./", setup.dataset.display());
+    let files: Vec<String> = parquet_files(&setup.dataset)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    for spelling in [vec![dotted], files] {
+        let output = Command::new(env!("CARGO_BIN_EXE_xcomply"))
+            .arg("run")
+            .arg("--dataset")
+            .args(&spelling)
+            .arg("--out")
+            .arg(&out)
+            .args(["--api-base", setup.emulator().base_url()])
+            .args(["--max-ids-per-job", IDS_PER_JOB, "--poll-interval", "0.02"])
+            .env("X_BEARER_TOKEN", setup.emulator().token())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{spelling:?}: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(setup.emulator().stats().jobs_created, jobs, "{spelling:?}");
+        assert_eq!(manifest_bytes(&out), before, "{spelling:?}");
+    }
 }

@@ -178,6 +178,24 @@ pub struct DatasetFile {
 }
 
 impl DatasetFile {
+    /// The dataset file at `path` (found under an input as `relative`), stamped now.
+    pub fn at(path: &Path, relative: PathBuf) -> Result<DatasetFile, DatasetError> {
+        let display = path
+            .to_str()
+            .ok_or_else(|| DatasetError::NotUtf8 {
+                path: path.to_path_buf(),
+            })?
+            .to_owned();
+        let stamp = FileStamp::of_path(path).map_err(DatasetError::io(path))?;
+        Ok(DatasetFile {
+            canonical: resolve(path),
+            path: path.to_path_buf(),
+            display,
+            relative,
+            stamp,
+        })
+    }
+
     /// Opens the file for the Parquet reader. Every read of dataset bytes goes through this, so
     /// that the dataset's location (a local disk today) is decided in one place.
     pub fn reader(&self) -> Result<FileReader, DatasetError> {
@@ -234,24 +252,8 @@ impl Dataset {
                 skipped.push(found.path.display().to_string());
                 continue;
             }
-            let display = found
-                .path
-                .to_str()
-                .ok_or_else(|| DatasetError::NotUtf8 {
-                    path: found.path.clone(),
-                })?
-                .to_owned();
-            let stamp = FileStamp::of_path(&found.path).map_err(DatasetError::io(&found.path))?;
-            by_display.insert(
-                display.clone(),
-                DatasetFile {
-                    canonical: resolve(&found.path),
-                    path: found.path,
-                    display,
-                    relative: found.relative,
-                    stamp,
-                },
-            );
+            let file = DatasetFile::at(&found.path, found.relative)?;
+            by_display.insert(file.display.clone(), file);
         }
         // Two spellings of one file (`ds/a.parquet` beside `./ds/a.parquet`) are one file.
         let mut seen = std::collections::BTreeSet::new();

@@ -19,7 +19,6 @@ pub struct FileReader {
 impl FileReader {
     pub(crate) fn open(path: &Path) -> Result<FileReader, DatasetError> {
         // The one place dataset files are opened: see the crate's invariant.
-        #[allow(clippy::disallowed_methods)]
         let file = File::open(path).map_err(DatasetError::io(path))?;
         Ok(FileReader {
             path: path.to_path_buf(),

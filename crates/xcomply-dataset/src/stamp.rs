@@ -135,6 +135,11 @@ mod tests {
             old.diff(&now).unwrap(),
             "added `/d/c`; removed `/d/a`; changed `/d/b`"
         );
+        let touched = Fingerprint::new(vec![f("/d/a", 1, 2), f("/d/b", 2, 2)]);
+        assert_eq!(old.diff(&touched).unwrap(), "changed `/d/a`");
+        let many = Fingerprint::new((0..8).map(|i| f(&format!("n{i}"), 1, 1)).collect());
+        let text = Fingerprint::default().diff(&many).unwrap();
+        assert!(text.ends_with("`n4`, and 3 more"), "{text}");
     }
 
     #[test]

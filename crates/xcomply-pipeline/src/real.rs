@@ -9,14 +9,15 @@ use bytes::{Buf, Bytes};
 use futures::StreamExt;
 use xcomply_client::{Client, ClientError};
 use xcomply_core::{ComplianceJob, JobId, JobType, SignedUrl};
-use xcomply_shard::{IdSink, Input, Limits, ShardError, Sharder};
+use xcomply_dataset::{Dataset, FileStamp, Fingerprint, StampedFile};
+use xcomply_shard::{IdSink, Limits, ShardError, Sharder};
 use xcomply_sink::SinkError;
 use xcomply_sink::join::JoinOptions;
 use xcomply_transfer::{Progress, TransferError, Transfers};
 
 use crate::error::{StageError, StageErrorKind};
 use crate::stages::{DownloadOutput, JoinOutput, ResultsFile, ShardFile, ShardOutput, Stages};
-use crate::state::{FileStamp, Fingerprint, InputStats, Rejected};
+use crate::state::{InputStats, Rejected};
 
 /// What a run reads: a Parquet dataset (post and author IDs), and/or a text file of IDs of one type.
 #[derive(Clone, Debug)]
@@ -55,71 +56,43 @@ impl Inputs {
         }
     }
 
-    /// The directories the dataset is read from: each dataset path that is a directory, and the
-    /// directory part of a glob before its first wildcard.
-    pub fn input_dirs(&self) -> Vec<PathBuf> {
+    /// The dataset inputs as text (how the dataset crate spells them); a path that is not
+    /// UTF-8 is refused, since manifests name the files.
+    pub fn dataset_inputs(&self) -> Result<Vec<String>, StageError> {
         self.dataset
             .iter()
             .map(|p| {
-                let text = p.to_string_lossy();
-                match text.find(['*', '?', '[']) {
-                    Some(i) => {
-                        let head = &text[..i];
-                        match head.rfind('/') {
-                            Some(j) => PathBuf::from(&head[..=j]),
-                            None => PathBuf::from("."),
-                        }
-                    }
-                    None => p.clone(),
-                }
+                p.to_str().map(str::to_owned).ok_or_else(|| {
+                    StageError::new(
+                        StageErrorKind::Input,
+                        format!(
+                            "{}: path is not valid UTF-8; expected a UTF-8 path",
+                            p.display()
+                        ),
+                    )
+                })
             })
             .collect()
     }
 
-    /// The dataset files, expanded as the shard and join stages expand them.
-    fn dataset_files(&self) -> Result<Vec<PathBuf>, StageError> {
-        if self.dataset.is_empty() {
-            return Ok(Vec::new());
-        }
-        let names: Vec<String> = self
-            .dataset
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
-        xcomply_shard::expand_inputs(&names)
-            .map_err(|e| shard_error(&e))?
-            .into_iter()
-            .map(|input| match input {
-                Input::File(path) => Ok(path),
-                Input::Stdin => Err(StageError::new(
-                    StageErrorKind::Input,
-                    "--dataset `-` is not supported: a dataset is Parquet files, expected paths",
-                )),
-            })
-            .collect()
-    }
-
-    /// A one-line description (absolute paths, columns, shard size): part of the run ID, and what
-    /// a later run on the same directory must match.
+    /// A one-line description (columns, IDs file, shard size): part of the run ID, and what a
+    /// later run on the same directory must match. The dataset's paths are not in it: which
+    /// files the dataset holds is the run's fingerprint (canonical locations and stamps), so
+    /// `ds`, `./ds/` and a glob, quoted or expanded by the shell, are the same run, and a
+    /// changed dataset is reported file by file.
     pub fn describe(&self) -> String {
-        let abs = |p: &Path| {
-            std::path::absolute(p)
-                .unwrap_or_else(|_| p.to_owned())
-                .display()
-                .to_string()
-        };
         let mut parts = Vec::new();
         if !self.dataset.is_empty() {
-            let paths: Vec<String> = self.dataset.iter().map(|p| abs(p)).collect();
             parts.push(format!(
-                "dataset={} columns={},{}",
-                paths.join(","),
-                self.tweet_id_column,
-                self.user_id_column
+                "dataset columns={},{}",
+                self.tweet_id_column, self.user_id_column
             ));
         }
         if let Some((path, t)) = &self.ids {
-            parts.push(format!("ids={} type={t}", abs(path)));
+            parts.push(format!(
+                "ids={} type={t}",
+                xcomply_dataset::resolve(path).display()
+            ));
         }
         parts.push(format!("max_ids_per_job={}", self.max_ids_per_job));
         // The byte cap is part of the plan only when it is not the default, so that runs planned
@@ -149,6 +122,9 @@ pub struct RealStages {
     transfers: Transfers,
     inputs: Inputs,
     clock: Option<ClockFn>,
+    /// The dataset as discovered once by [`Stages::fingerprint`]: the shard and join stages read
+    /// exactly these files, so they cannot disagree about what the dataset holds.
+    dataset: std::sync::Mutex<Option<Arc<Dataset>>>,
 }
 
 impl std::fmt::Debug for RealStages {
@@ -168,6 +144,7 @@ impl RealStages {
             transfers,
             inputs,
             clock: None,
+            dataset: std::sync::Mutex::new(None),
         }
     }
 
@@ -212,6 +189,32 @@ fn transfer_error(e: &TransferError) -> StageError {
 
 fn shard_error(e: &ShardError) -> StageError {
     StageError::new(StageErrorKind::Input, e.to_string())
+}
+
+fn dataset_error(e: &xcomply_dataset::DatasetError) -> StageError {
+    StageError::new(StageErrorKind::Input, e.to_string())
+}
+
+impl RealStages {
+    /// The dataset, discovered on first use and the same object afterwards; `None` without
+    /// dataset inputs (an IDs file alone).
+    fn dataset(&self) -> Result<Option<Arc<Dataset>>, StageError> {
+        if self.inputs.dataset.is_empty() {
+            return Ok(None);
+        }
+        let mut cached = self
+            .dataset
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(d) = cached.as_ref() {
+            return Ok(Some(Arc::clone(d)));
+        }
+        let d = Arc::new(
+            Dataset::discover(&self.inputs.dataset_inputs()?).map_err(|e| dataset_error(&e))?,
+        );
+        *cached = Some(Arc::clone(&d));
+        Ok(Some(d))
+    }
 }
 
 fn sink_error(e: &SinkError) -> StageError {
@@ -383,22 +386,20 @@ impl Stages for RealStages {
     }
 
     fn fingerprint(&self) -> Result<Fingerprint, StageError> {
-        let mut files = self.inputs.dataset_files()?;
+        let mut files = match self.dataset()? {
+            Some(d) => d.fingerprint().files,
+            None => Vec::new(),
+        };
         if let Some((path, _)) = &self.inputs.ids {
-            files.push(path.clone());
+            let stamp = FileStamp::of_path(path).map_err(|e| {
+                StageError::new(StageErrorKind::Input, format!("{}: {e}", path.display()))
+            })?;
+            files.push(StampedFile {
+                path: xcomply_dataset::resolve(path).display().to_string(),
+                stamp,
+            });
         }
-        let stamps = files
-            .iter()
-            .map(|p| {
-                // Absolute, like the description of the inputs: `data/x` and `./data/x` are one
-                // file.
-                let p = &std::path::absolute(p).unwrap_or_else(|_| p.clone());
-                Fingerprint::stamp(p).map_err(|e| {
-                    StageError::new(StageErrorKind::Input, format!("{}: {e}", p.display()))
-                })
-            })
-            .collect::<Result<Vec<FileStamp>, StageError>>()?;
-        Ok(Fingerprint::new(stamps))
+        Ok(Fingerprint::new(files))
     }
 
     fn shard(&self, dir: &Path) -> Result<ShardOutput, StageError> {
@@ -428,25 +429,15 @@ impl Stages for RealStages {
                     .map_err(|e| shard_error(&e))?;
             }
         }
-        {
-            for path in &inputs.dataset_files()? {
-                let input = Input::File(path.clone());
-                if !input.is_parquet().map_err(|e| shard_error(&e))? {
-                    return Err(StageError::new(
-                        StageErrorKind::Input,
-                        format!(
-                            "{}: not a Parquet file; expected Parquet files in --dataset (use --ids for text files of IDs)",
-                            path.display()
-                        ),
-                    ));
-                }
+        if let Some(dataset) = self.dataset()? {
+            for file in dataset.files() {
                 let columns = [
                     inputs.tweet_id_column.as_str(),
                     inputs.user_id_column.as_str(),
                 ];
                 let mut sinks: [&mut dyn IdSink; 2] = [&mut tweets, &mut users];
                 stats.rows +=
-                    xcomply_shard::read_parquet_columns(path, &columns, inputs.lenient, &mut sinks)
+                    xcomply_shard::read_parquet_columns(file, &columns, inputs.lenient, &mut sinks)
                         .map_err(|e| shard_error(&e))?;
                 stats.files += 1;
             }
@@ -511,13 +502,37 @@ impl Stages for RealStages {
             user_id_column: self.inputs.user_id_column.clone(),
             ..JoinOptions::default()
         };
-        let summary =
-            xcomply_sink::join::join_paths(&self.inputs.dataset, &results_dir, dir, &options)
-                .map_err(|e| sink_error(&e))?;
+        let Some(dataset) = self.dataset()? else {
+            return Err(StageError::new(
+                StageErrorKind::Input,
+                "no dataset to join the results against (--ids runs take --no-join)",
+            ));
+        };
+        // The join reads the very files the shard stage read; one that changed in between
+        // would pair results for its old IDs with its new rows.
+        for f in dataset.files() {
+            let now = f
+                .reader()
+                .and_then(|r| r.stamp())
+                .map_err(|e| dataset_error(&e))?;
+            if now != f.stamp {
+                return Err(StageError::new(
+                    StageErrorKind::Input,
+                    format!(
+                        "{}: changed since its IDs were sharded in this run ({} bytes then, {} \
+                         now), so the results no longer describe it; run again with --restart",
+                        f.display, f.stamp.bytes, now.bytes
+                    ),
+                ));
+            }
+        }
+        let summary = xcomply_sink::join::join_dataset(&dataset, &results_dir, dir, &options)
+            .map_err(|e| sink_error(&e))?;
         Ok(JoinOutput {
             files: vec![
                 dir.join(xcomply_sink::join::MANIFEST_FILE),
                 dir.join(xcomply_sink::join::SUMMARY_FILE),
+                dir.join(xcomply_sink::join::REHYDRATE_IDS_FILE),
             ],
             rows: summary.manifest_rows,
             rows_scanned: summary.rows_scanned,

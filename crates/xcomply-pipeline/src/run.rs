@@ -29,9 +29,9 @@ pub struct RunConfig {
     pub out: PathBuf,
     /// A description of the inputs (paths, columns, shard size), part of the run ID.
     pub inputs: String,
-    /// Directories the inputs are read from: the run directory may not be inside one, where its
-    /// files would be read as input by a later run or by the join.
-    pub input_dirs: Vec<PathBuf>,
+    /// The dataset inputs as given (paths, directories, globs): the run directory may not be
+    /// inside one, where its files would be read as input by a later run or by the join.
+    pub dataset_inputs: Vec<String>,
     /// Use the resumable upload protocol.
     pub resumable: bool,
     /// Start over in an existing run directory: cancel the unfinished jobs its state knows,
@@ -58,7 +58,7 @@ impl RunConfig {
         RunConfig {
             out: out.into(),
             inputs: inputs.into(),
-            input_dirs: Vec::new(),
+            dataset_inputs: Vec::new(),
             resumable: false,
             restart: false,
             max_job_retries: 3,
@@ -269,7 +269,7 @@ async fn run_inner<S: Stages>(
 ) -> Result<RunSummary, PipelineError> {
     let started = Instant::now();
     let out = &config.out;
-    check_out_dir(out, &config.input_dirs)?;
+    check_out_dir(out, &config.dataset_inputs)?;
     std::fs::create_dir_all(out).map_err(|e| PipelineError::io(out, e))?;
     let out = std::fs::canonicalize(out).map_err(|e| PipelineError::io(out, e))?;
     let _lock = RunLock::acquire(&out)?;
@@ -483,7 +483,7 @@ async fn start_over<S: Stages>(
 
 /// Refuses a run directory that is a file, a non-empty directory that is not a run directory
 /// (a dataset copy would be filled with shards and results), or one inside an input directory.
-fn check_out_dir(out: &Path, input_dirs: &[PathBuf]) -> Result<(), PipelineError> {
+fn check_out_dir(out: &Path, dataset_inputs: &[String]) -> Result<(), PipelineError> {
     let refuse = |message: String| PipelineError::OutDir {
         path: out.to_owned(),
         message,
@@ -528,44 +528,18 @@ fn check_out_dir(out: &Path, input_dirs: &[PathBuf]) -> Result<(), PipelineError
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(PipelineError::io(out, e)),
     }
-    let resolved = resolve(out);
-    for dir in input_dirs {
-        let Ok(dir) = std::fs::canonicalize(dir) else {
-            continue;
-        };
-        if dir.is_dir() && resolved.starts_with(&dir) {
-            return Err(refuse(format!(
-                "--out is inside the input directory `{}`, where its files would be read as \
-                 input; expected a directory outside the inputs",
-                dir.display()
-            )));
-        }
+    // The same rule as the join's and apply's: a directory input that holds `out`, or a glob
+    // that would match what the run writes there.
+    let probe = out
+        .join("manifests")
+        .join(xcomply_sink::join::MANIFEST_FILE);
+    if let Some(input) = xcomply_dataset::input_containing(out, &probe, dataset_inputs) {
+        return Err(refuse(format!(
+            "--out is inside the dataset input `{input}`, where its files would be read as \
+             input; expected a directory outside the inputs"
+        )));
     }
     Ok(())
-}
-
-/// The absolute path with symbolic links resolved, for a path that may not exist yet: its
-/// deepest existing ancestor canonicalised, the rest appended.
-fn resolve(path: &Path) -> PathBuf {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let mut rest = Vec::new();
-    let mut cur = abs.as_path();
-    loop {
-        if let Ok(c) = std::fs::canonicalize(cur) {
-            let mut out = c;
-            for part in rest.iter().rev() {
-                out.push(part);
-            }
-            return out;
-        }
-        match (cur.parent(), cur.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_owned());
-                cur = parent;
-            }
-            _ => return abs,
-        }
-    }
 }
 
 /// Reads `run.json` and checks that the inputs are the ones it was planned with, or writes it
@@ -576,6 +550,22 @@ fn open_run_info(
     fingerprint: Fingerprint,
 ) -> Result<RunInfo, PipelineError> {
     if let Some(mut info) = state::load_run_info(out)? {
+        // Run files of versions that put the dataset's paths in the description; the paths are
+        // now judged by the fingerprint alone.
+        if legacy_description(&info.inputs).as_deref() == Some(inputs) {
+            inputs.clone_into(&mut info.inputs);
+        }
+        // Recorded locations canonicalised, as the fingerprint now records them (older run
+        // files hold absolute but unresolved paths).
+        if let Some(f) = &mut info.fingerprint {
+            for file in &mut f.files {
+                let path = std::path::Path::new(&file.path);
+                if path.is_absolute() {
+                    file.path = xcomply_dataset::resolve(path).display().to_string();
+                }
+            }
+            f.files.sort_by(|a, b| a.path.cmp(&b.path));
+        }
         if info.inputs != inputs {
             return Err(PipelineError::State {
                 path: out.join(state::RUN_FILE),
@@ -621,6 +611,14 @@ fn open_run_info(
     let json = serde_json::to_vec_pretty(&info).expect("the run info always serialises");
     state::write_atomic(out, state::RUN_FILE, &json)?;
     Ok(info)
+}
+
+/// The description an older version wrote (`dataset=<paths> columns=…`) in today's words
+/// (`dataset columns=…`), or `None` when it is not one.
+fn legacy_description(recorded: &str) -> Option<String> {
+    let rest = recorded.strip_prefix("dataset=")?;
+    let at = rest.find(" columns=")?;
+    Some(format!("dataset{}", &rest[at..]))
 }
 
 /// Applies the resume rules that need no network: a shard that ran out of retries gets a fresh

@@ -42,86 +42,7 @@ pub struct RunInfo {
     pub fingerprint: Option<Fingerprint>,
 }
 
-/// One input file as the run found it.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct FileStamp {
-    /// The path as the inputs named or expanded it.
-    pub path: String,
-    /// Size in bytes.
-    pub bytes: u64,
-    /// Modification time in nanoseconds since the epoch (0 when the file system has none).
-    pub mtime_ns: i64,
-}
-
-/// The input files of a run with their sizes and modification times. Nothing in it changes when
-/// the files are only read, so it stays the same across any number of resumes.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
-pub struct Fingerprint {
-    /// Every input file, sorted by path.
-    pub files: Vec<FileStamp>,
-}
-
-impl Fingerprint {
-    /// The stamp of a file from its metadata.
-    pub fn stamp(path: &Path) -> std::io::Result<FileStamp> {
-        let meta = fs::metadata(path)?;
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        Ok(FileStamp {
-            path: path.display().to_string(),
-            bytes: meta.len(),
-            mtime_ns,
-        })
-    }
-
-    /// A fingerprint of stamps, sorted by path.
-    pub fn new(mut files: Vec<FileStamp>) -> Fingerprint {
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        Fingerprint { files }
-    }
-
-    /// What changed from `self` (the recorded fingerprint) to `now`, as "added: …; removed: …;
-    /// changed: …" with at most a few names each, or `None` when nothing did.
-    pub fn diff(&self, now: &Fingerprint) -> Option<String> {
-        // A handful of names says what happened; a dataset replaced whole would list thousands.
-        const SHOWN: usize = 5;
-        let old: std::collections::BTreeMap<&str, &FileStamp> =
-            self.files.iter().map(|f| (f.path.as_str(), f)).collect();
-        let new: std::collections::BTreeMap<&str, &FileStamp> =
-            now.files.iter().map(|f| (f.path.as_str(), f)).collect();
-        let added: Vec<&str> = new
-            .keys()
-            .filter(|p| !old.contains_key(*p))
-            .copied()
-            .collect();
-        let removed: Vec<&str> = old
-            .keys()
-            .filter(|p| !new.contains_key(*p))
-            .copied()
-            .collect();
-        let changed: Vec<&str> = new
-            .iter()
-            .filter(|(p, f)| old.get(*p).is_some_and(|o| o != *f))
-            .map(|(p, _)| *p)
-            .collect();
-        let mut parts = Vec::new();
-        for (what, list) in [("added", added), ("removed", removed), ("changed", changed)] {
-            if list.is_empty() {
-                continue;
-            }
-            let mut shown: Vec<String> =
-                list.iter().take(SHOWN).map(|p| format!("`{p}`")).collect();
-            if list.len() > SHOWN {
-                shown.push(format!("and {} more", list.len() - SHOWN));
-            }
-            parts.push(format!("{what} {}", shown.join(", ")));
-        }
-        (!parts.is_empty()).then(|| parts.join("; "))
-    }
-}
+pub use xcomply_dataset::{FileStamp, Fingerprint, StampedFile};
 
 /// What the inputs held when they were sharded.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -546,27 +467,6 @@ mod tests {
             input_stats: None,
             upload_cap: None,
         }
-    }
-
-    #[test]
-    fn fingerprint_diff_names_added_removed_and_changed_files() {
-        let stamp = |p: &str, bytes, mtime_ns| FileStamp {
-            path: p.into(),
-            bytes,
-            mtime_ns,
-        };
-        let old = Fingerprint::new(vec![stamp("b", 1, 1), stamp("a", 1, 1), stamp("c", 1, 1)]);
-        assert_eq!(old.diff(&old.clone()), None);
-        let now = Fingerprint::new(vec![stamp("a", 1, 1), stamp("c", 2, 1), stamp("d", 1, 1)]);
-        assert_eq!(
-            old.diff(&now).unwrap(),
-            "added `d`; removed `b`; changed `c`"
-        );
-        let touched = Fingerprint::new(vec![stamp("a", 1, 2), stamp("b", 1, 1), stamp("c", 1, 1)]);
-        assert_eq!(old.diff(&touched).unwrap(), "changed `a`");
-        let many = Fingerprint::new((0..8).map(|i| stamp(&format!("n{i}"), 1, 1)).collect());
-        let text = Fingerprint::default().diff(&many).unwrap();
-        assert!(text.ends_with("`n4`, and 3 more"), "{text}");
     }
 
     #[test]

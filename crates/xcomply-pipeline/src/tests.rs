@@ -416,11 +416,10 @@ impl Stages for Fake {
     }
 }
 
-fn stamp(path: &str, bytes: u64, mtime_ns: i64) -> crate::state::FileStamp {
-    crate::state::FileStamp {
+fn stamp(path: &str, bytes: u64, mtime_ns: i64) -> crate::state::StampedFile {
+    crate::state::StampedFile {
         path: path.into(),
-        bytes,
-        mtime_ns,
+        stamp: crate::state::FileStamp { bytes, mtime_ns },
     }
 }
 
@@ -884,7 +883,7 @@ async fn unusable_run_directories_are_refused_before_anything_is_written() {
     let err = run(
         &fake,
         RunConfig {
-            input_dirs: vec![data.clone()],
+            dataset_inputs: vec![data.to_str().unwrap().to_owned()],
             ..config(&inside)
         },
     )
@@ -892,7 +891,7 @@ async fn unusable_run_directories_are_refused_before_anything_is_written() {
     .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Input);
     assert!(
-        err.to_string().contains("inside the input directory"),
+        err.to_string().contains("inside the dataset input"),
         "{err}"
     );
     assert!(!inside.exists());

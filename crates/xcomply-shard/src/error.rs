@@ -49,9 +49,10 @@ pub enum ShardError {
     #[error("{path} is a Parquet file: say which column holds the IDs (`--column NAME`)")]
     ColumnRequired { path: String },
 
-    /// An input path or glob matched no file.
-    #[error("input `{input}` matched no file")]
-    NoMatch { input: String },
+    /// Finding or opening an input failed (a path that does not exist, a glob matching nothing,
+    /// an unreadable file); the error names it.
+    #[error(transparent)]
+    Dataset(#[from] xcomply_dataset::DatasetError),
 
     /// The output directory exists and holds files.
     #[error(

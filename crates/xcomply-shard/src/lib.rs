@@ -31,16 +31,14 @@
 //!
 //! ```no_run
 //! use xcomply_core::JobType;
-//! use xcomply_shard::{IdSink, Limits, Sharder, expand_inputs, read_parquet_columns, write_manifest};
+//! use xcomply_shard::{IdSink, Limits, Sharder, read_parquet_columns, write_manifest};
 //!
 //! // Post and author IDs of a dataset in one pass, into one shard directory.
 //! let limits = Limits { memory_limit: 512 << 20, ..Limits::default() };
 //! let mut tweets = Sharder::new(JobType::Tweets, limits.clone())?;
 //! let mut users = Sharder::new(JobType::Users, limits)?;
-//! for input in expand_inputs(&["dataset/".to_owned()])? {
-//!     if let xcomply_shard::Input::File(path) = input {
-//!         read_parquet_columns(&path, &["id", "author_id"], false, &mut [&mut tweets, &mut users])?;
-//!     }
+//! for file in xcomply_dataset::Dataset::discover(&["dataset/"])?.files() {
+//!     read_parquet_columns(file, &["id", "author_id"], false, &mut [&mut tweets, &mut users])?;
 //! }
 //! let dir = std::path::Path::new("shards");
 //! xcomply_shard::prepare_out_dir(dir, false)?;
@@ -70,7 +68,7 @@ pub use manifest::{
     MANIFEST_FILE, MANIFEST_VERSION, Manifest, ShardInfo, ShardManifest, Totals, read_manifest,
     write_manifest,
 };
-pub use parquet::{PARQUET_MAGIC, read_parquet_columns};
+pub use parquet::read_parquet_columns;
 pub use sharder::{
     DEFAULT_MAX_BYTES_PER_JOB, DEFAULT_MAX_IDS_PER_JOB, DEFAULT_MEMORY_LIMIT, Limits, Sharder,
 };
@@ -197,7 +195,7 @@ pub fn shard(inputs: &[String], options: &ShardOptions) -> Result<ShardManifest,
     // 20 are a floor for the number of IDs; compressed files only make it lower.
     let mut text_bytes = 0;
     for (file, parquet) in files.iter().zip(&kinds) {
-        if let (Input::File(path), false) = (file, parquet) {
+        if let (Input::File { path, .. }, false) = (file, parquet) {
             text_bytes += std::fs::metadata(path).map_or(0, |m| m.len());
         }
     }
@@ -207,11 +205,12 @@ pub fn shard(inputs: &[String], options: &ShardOptions) -> Result<ShardManifest,
     }
     for (file, parquet) in files.iter().zip(kinds) {
         match file {
-            Input::File(path) if parquet => {
+            Input::File { path, relative } if parquet => {
                 let column = options.column.as_deref().expect("checked above");
-                read_parquet_columns(path, &[column], options.lenient, &mut [&mut sharder])?;
+                let file = xcomply_dataset::DatasetFile::at(path, relative.clone())?;
+                read_parquet_columns(&file, &[column], options.lenient, &mut [&mut sharder])?;
             }
-            Input::File(path) => {
+            Input::File { path, .. } => {
                 let name = path.display().to_string();
                 let reader = open_text(&path.to_string_lossy())?;
                 read_text_from(&name, reader, options.lenient, threads, &mut sharder)?;

@@ -1,8 +1,5 @@
 //! Parquet inputs: one or more ID columns read in one pass over each file.
 
-use std::fs::File;
-use std::path::Path;
-
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
@@ -10,6 +7,7 @@ use arrow_schema::DataType;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use xcomply_core::Id;
+use xcomply_dataset::DatasetFile;
 
 use crate::{IdSink, Reject, ShardError};
 
@@ -17,10 +15,7 @@ use crate::{IdSink, Reject, ShardError};
 /// batch of two columns stays around a MiB.
 const BATCH_ROWS: usize = 64 * 1024;
 
-/// The first bytes of every Parquet file.
-pub const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
-
-/// Reads `columns[i]` of the Parquet file `path` into `sinks[i]`, decoding each row group once for
+/// Reads `columns[i]` of the dataset file `file` into `sinks[i]`, decoding each row group once for
 /// all the columns: `xcomply run` reads post IDs (`id`) and user IDs (`author_id`) in one pass.
 ///
 /// Columns may be int64, uint64, int32, uint32 or strings of decimal digits (surrounding spaces
@@ -29,19 +24,19 @@ pub const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
 /// (0-based, like `DuckDB`'s `file_row_number`) and column, and goes to [`IdSink::push_invalid`] in
 /// lenient mode. Returns the number of rows.
 pub fn read_parquet_columns(
-    path: &Path,
+    file: &DatasetFile,
     columns: &[&str],
     lenient: bool,
     sinks: &mut [&mut dyn IdSink],
 ) -> Result<u64, ShardError> {
     assert_eq!(columns.len(), sinks.len(), "one sink per column");
-    let display = path.display().to_string();
+    let display = file.display.clone();
     let parquet_error = |e: &dyn std::fmt::Display| ShardError::Parquet {
         path: display.clone(),
         message: e.to_string(),
     };
-    let file = File::open(path).map_err(ShardError::io("opening", path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(&e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file.reader()?).map_err(|e| parquet_error(&e))?;
     let schema = builder.schema().clone();
     let mut roots = Vec::with_capacity(columns.len());
     for &column in columns {

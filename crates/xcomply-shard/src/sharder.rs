@@ -339,6 +339,10 @@ struct RunReader {
 
 impl RunReader {
     fn open(path: &Path, read_size: usize) -> Result<RunReader, ShardError> {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "a spilled run of this sharder, not a dataset file"
+        )]
         let file = File::open(path).map_err(ShardError::io("opening", path))?;
         let mut run = RunReader {
             path: path.to_owned(),

@@ -398,7 +398,7 @@ fn inputs_that_match_nothing_are_named() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("input `{pattern}` matched no file")
+        format!("{pattern}: no such file or directory, and not a glob pattern matching any file")
     );
     assert!(!tmp.path().join("out").exists());
 }
@@ -504,12 +504,10 @@ fn post_and_user_ids_in_one_pass_share_a_directory() {
     let data = dataset(tmp.path());
     let mut tweets = Sharder::new(JobType::Tweets, Limits::default()).unwrap();
     let mut users = Sharder::new(JobType::Users, Limits::default()).unwrap();
-    for input in xcomply_shard::expand_inputs(&[data.display().to_string()]).unwrap() {
-        let xcomply_shard::Input::File(path) = input else {
-            unreachable!()
-        };
+    let dataset = xcomply_dataset::Dataset::discover(&[data.display().to_string()]).unwrap();
+    for file in dataset.files() {
         read_parquet_columns(
-            &path,
+            file,
             &["id", "author_id"],
             false,
             &mut [&mut tweets, &mut users],

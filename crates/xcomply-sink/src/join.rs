@@ -44,8 +44,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::SinkError;
 use crate::dataset::{self, IdValues};
-use xcomply_dataset::{Dataset, DatasetFile, FileStamp};
 use crate::probe::IdSet;
+use xcomply_dataset::{Dataset, DatasetFile, FileStamp};
 
 /// File name of the manifest inside the output directory.
 pub const MANIFEST_FILE: &str = xcomply_dataset::MANIFEST_FILE;
@@ -397,6 +397,10 @@ fn read_results_file(
         path: path.to_path_buf(),
         message,
     };
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a results file, not a dataset file"
+    )]
     let file = File::open(path).map_err(|source| SinkError::Io {
         path: path.to_path_buf(),
         source,
@@ -1517,6 +1521,7 @@ pub fn read_manifest(dir: &Path) -> Result<Vec<ManifestRow>, SinkError> {
         path: path.clone(),
         source,
     };
+    #[expect(clippy::disallowed_methods, reason = "a manifest, not a dataset file")]
     let f = File::open(&path).map_err(|source| SinkError::Io {
         path: path.clone(),
         source,

@@ -334,6 +334,10 @@ pub fn check_results_schema(schema: &Schema) -> Result<(), String> {
 
 /// Opens a results file for reading, after checking its schema.
 pub fn open_results(path: &Path) -> Result<ParquetRecordBatchReader, SinkError> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a results file, not a dataset file"
+    )]
     let file = File::open(path).map_err(|source| SinkError::Io {
         path: path.to_path_buf(),
         source,

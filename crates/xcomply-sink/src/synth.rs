@@ -643,6 +643,10 @@ pub fn write_results(dir: &Path, flags: &Flags) -> Result<Vec<PathBuf>, SinkErro
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "tests read back the files they generated or wrote"
+)]
 mod tests {
     use super::*;
     use parquet::file::reader::{FileReader, SerializedFileReader};

@@ -268,7 +268,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
     };
     let mut config = RunConfig::new(&args.out, inputs.describe());
-    config.input_dirs = inputs.input_dirs();
+    config.dataset_inputs = inputs
+        .dataset_inputs()
+        .map_err(|e| coded(Code::Input, anyhow::anyhow!("{e}")))?;
     config.resumable = args.resumable;
     config.restart = args.restart;
     config.max_job_retries = args.max_job_retries;
