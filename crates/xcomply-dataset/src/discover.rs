@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use crate::path::{input_containing, is_glob, resolve};
 use crate::reader::FileReader;
+use crate::remote::{self, ObjectUri, Remote};
 use crate::stamp::{FileStamp, Fingerprint, StampedFile};
 use crate::{DatasetError, MANIFEST_FILE, SUMMARY_FILE};
 
@@ -160,8 +163,8 @@ fn check_table_format(dir: &Path) -> Result<(), DatasetError> {
     Ok(())
 }
 
-/// One Parquet file of a dataset.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// One Parquet file of a dataset: a local file, or an object (`s3://bucket/key`).
+#[derive(Clone, Debug)]
 pub struct DatasetFile {
     /// Where to read it.
     pub path: PathBuf,
@@ -173,9 +176,27 @@ pub struct DatasetFile {
     /// Its canonical location (absolute, links resolved): two spellings of the dataset give the
     /// same one.
     pub canonical: PathBuf,
-    /// Its size and modification time when it was found.
+    /// Its size and modification time (and `ETag`, for an object) when it was found.
     pub stamp: FileStamp,
+    /// The object and its client, for a file on object storage.
+    remote: Option<Arc<Remote>>,
 }
+
+impl PartialEq for DatasetFile {
+    fn eq(&self, other: &DatasetFile) -> bool {
+        // The client is how the file is reached, not what it is.
+        (&self.path, &self.display, &self.relative, &self.canonical, &self.stamp)
+            == (
+                &other.path,
+                &other.display,
+                &other.relative,
+                &other.canonical,
+                &other.stamp,
+            )
+    }
+}
+
+impl Eq for DatasetFile {}
 
 impl DatasetFile {
     /// The dataset file at `path` (found under an input as `relative`), stamped now.
@@ -193,14 +214,165 @@ impl DatasetFile {
             display,
             relative,
             stamp,
+            remote: None,
         })
+    }
+
+    /// The object at `uri` (found under an input as `relative`), as listed with `stamp`.
+    fn object(uri: ObjectUri, relative: PathBuf, stamp: FileStamp) -> Result<DatasetFile, DatasetError> {
+        let text = uri.to_uri();
+        Ok(DatasetFile {
+            path: PathBuf::from(&text),
+            canonical: PathBuf::from(&text),
+            display: text,
+            relative,
+            stamp,
+            remote: Some(Arc::new(Remote::new(uri)?)),
+        })
+    }
+
+    /// Whether the file is an object on object storage.
+    pub fn is_object(&self) -> bool {
+        self.remote.is_some()
     }
 
     /// Opens the file for the Parquet reader. Every read of dataset bytes goes through this, so
     /// that the dataset's location (a local disk today) is decided in one place.
     pub fn reader(&self) -> Result<FileReader, DatasetError> {
-        FileReader::open(&self.path)
+        match &self.remote {
+            Some(r) => Ok(FileReader::remote(Arc::clone(r), self.stamp.bytes)),
+            None => FileReader::open(&self.path),
+        }
     }
+}
+
+/// The Parquet objects of one `s3://` input: a prefix (every object below it, as a directory
+/// walk), a whole key, or a key pattern with glob characters; by the same rules as local files.
+fn discover_objects(
+    input: &str,
+    uri: &ObjectUri,
+    skipped: &mut Vec<String>,
+    looked: &mut usize,
+) -> Result<Vec<DatasetFile>, DatasetError> {
+    let pattern = if is_glob(&uri.key) {
+        Some(glob::Pattern::new(&uri.key).map_err(|e| DatasetError::BadGlob {
+            input: input.to_owned(),
+            message: e.to_string(),
+        })?)
+    } else {
+        None
+    };
+    // What is listed: the key itself, or for a pattern the directory before its first wildcard.
+    let root = match &pattern {
+        Some(_) => {
+            let cut = uri.key.find(['*', '?', '[']).unwrap_or(uri.key.len());
+            uri.key[..uri.key[..cut].rfind('/').map_or(0, |i| i + 1)].to_owned()
+        }
+        None => uri.key.clone(),
+    };
+    let listed = remote::list(&ObjectUri {
+        bucket: uri.bucket.clone(),
+        key: root.clone(),
+    })?;
+    let root_dir = root.trim_end_matches('/');
+    let relative_of = |key: &str| -> String {
+        if key == root_dir {
+            key.rsplit('/').next().unwrap_or(key).to_owned()
+        } else if root_dir.is_empty() {
+            key.to_owned()
+        } else {
+            key.strip_prefix(root_dir)
+                .map_or(key, |k| k.trim_start_matches('/'))
+                .to_owned()
+        }
+    };
+    let keys: std::collections::BTreeSet<&str> = listed.iter().map(|l| l.key.as_str()).collect();
+    // Delta Lake and Iceberg tables keep their live files in a log.
+    for l in &listed {
+        let rel = relative_of(&l.key);
+        let table = if rel.starts_with("_delta_log/") {
+            Some(("Delta Lake", "_delta_log/"))
+        } else if rel.starts_with("metadata/") && rel.ends_with(".metadata.json") {
+            Some(("Apache Iceberg", "metadata/*.metadata.json"))
+        } else {
+            None
+        };
+        if let Some((format, log)) = table {
+            return Err(DatasetError::TableFormat {
+                path: PathBuf::from(format!("s3://{}/{root_dir}", uri.bucket)),
+                format,
+                log,
+            });
+        }
+    }
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    let mut out = Vec::new();
+    for l in &listed {
+        let rel = relative_of(&l.key);
+        if rel.split('/').any(|seg| seg.starts_with(['.', '_'])) {
+            continue;
+        }
+        if let Some(p) = &pattern {
+            // The key, or a directory holding it, matches the pattern.
+            let mut matched = false;
+            let mut at = l.key.as_str();
+            loop {
+                if p.matches_with(at, options) {
+                    matched = true;
+                    break;
+                }
+                match at.rfind('/') {
+                    Some(i) => at = &at[..i],
+                    None => break,
+                }
+            }
+            if !matched {
+                continue;
+            }
+        }
+        *looked += 1;
+        let object = ObjectUri {
+            bucket: uri.bucket.clone(),
+            key: l.key.clone(),
+        };
+        let given = l.key == uri.key;
+        if l.key.ends_with(&format!("/{MANIFEST_FILE}"))
+            && keys.contains(format!("{}{SUMMARY_FILE}", &l.key[..l.key.len() - MANIFEST_FILE.len()]).as_str())
+        {
+            if given {
+                return Err(DatasetError::Manifest {
+                    path: PathBuf::from(object.to_uri()),
+                });
+            }
+            continue;
+        }
+        let named_parquet = std::path::Path::new(&l.key)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+        let parquet = named_parquet
+            || (l.stamp.bytes >= 8
+                && Remote::new(object.clone())?.get_range(0..4)?.as_ref() == PARQUET_MAGIC);
+        if !parquet {
+            if given {
+                return Err(DatasetError::NotParquet {
+                    path: PathBuf::from(object.to_uri()),
+                });
+            }
+            skipped.push(object.to_uri());
+            continue;
+        }
+        out.push(DatasetFile::object(object, PathBuf::from(rel), l.stamp.clone())?);
+    }
+    if listed.is_empty() && pattern.is_some() {
+        return Err(DatasetError::NoMatch {
+            input: input.to_owned(),
+        });
+    }
+    Ok(out)
 }
 
 /// A dataset: the inputs as given and the Parquet files they hold.
@@ -220,16 +392,25 @@ impl Dataset {
     /// are sorted by path, each once even when two inputs name it.
     pub fn discover<S: AsRef<str>>(inputs: &[S]) -> Result<Dataset, DatasetError> {
         let inputs: Vec<String> = inputs.iter().map(|s| s.as_ref().to_owned()).collect();
+        let mut local = Vec::new();
+        let mut by_display: BTreeMap<String, DatasetFile> = BTreeMap::new();
+        let mut skipped: Vec<String> = Vec::new();
+        let mut looked = 0usize;
         for input in &inputs {
+            remote::check_scheme(input)?;
+            if let Some(uri) = ObjectUri::parse(input) {
+                for f in discover_objects(input, &uri, &mut skipped, &mut looked)? {
+                    by_display.insert(f.display.clone(), f);
+                }
+                continue;
+            }
             let path = Path::new(input);
             if path.is_dir() {
                 check_table_format(path)?;
             }
+            local.push(input.clone());
         }
-        let mut by_display: BTreeMap<String, DatasetFile> = BTreeMap::new();
-        let mut skipped: Vec<String> = Vec::new();
-        let mut looked = 0usize;
-        for found in expand(&inputs)? {
+        for found in expand(&local)? {
             looked += 1;
             // A file named by an input itself (not found by a walk or a glob) must be data.
             let given = inputs.iter().any(|i| Path::new(i) == found.path);
@@ -296,7 +477,7 @@ impl Dataset {
                 .iter()
                 .map(|f| StampedFile {
                     path: f.canonical.display().to_string(),
-                    stamp: f.stamp,
+                    stamp: f.stamp.clone(),
                 })
                 .collect(),
         )

@@ -63,6 +63,28 @@ pub enum DatasetError {
         looked_at: String,
     },
 
+    /// Object storage xcomply cannot read here.
+    #[error("{input}: this object storage is not supported; expected a local path or s3://bucket/prefix (S3 and S3-compatible stores such as MinIO, R2 or Ceph)")]
+    UnsupportedScheme {
+        /// The input as given.
+        input: String,
+    },
+
+    /// A request to object storage failed (after the client's retries).
+    #[error("{uri}: {message}{}", match .kind {
+        StoreErrorKind::Credentials => "; check the AWS_* environment variables or the profile files (~/.aws/credentials, AWS_PROFILE)",
+        StoreErrorKind::NotFound => "; check the bucket and prefix",
+        StoreErrorKind::Other => "",
+    })]
+    ObjectStore {
+        /// `s3://bucket/key` of the request.
+        uri: String,
+        /// What kind of failure.
+        kind: StoreErrorKind,
+        /// What the store said (never a credential).
+        message: String,
+    },
+
     /// A table format whose live files are listed in a log, not by the directory.
     #[error("{}: is a {format} table; its live files are listed in its {log}, so reading every Parquet file under it would include removed ones; export the IDs with your engine and use `xcomply run --ids`", .path.display())]
     TableFormat {
@@ -75,7 +97,56 @@ pub enum DatasetError {
     },
 }
 
+/// What kind of object storage failure an error is, for exit codes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StoreErrorKind {
+    /// The bucket or object does not exist.
+    NotFound,
+    /// The credentials are missing or refused.
+    Credentials,
+    /// Anything else (network trouble after every retry, a server error).
+    Other,
+}
+
+impl StoreErrorKind {
+    pub(crate) fn of(e: &object_store::Error) -> StoreErrorKind {
+        match e {
+            object_store::Error::NotFound { .. } => StoreErrorKind::NotFound,
+            object_store::Error::Unauthenticated { .. }
+            | object_store::Error::PermissionDenied { .. } => StoreErrorKind::Credentials,
+            _ => {
+                // A bucket that does not exist answers `NoSuchBucket`, which object_store reports
+                // as a generic error; a refused signature answers 403.
+                let text = e.to_string();
+                if text.contains("NoSuchBucket") || text.contains("NotFound") {
+                    StoreErrorKind::NotFound
+                } else if text.contains("403")
+                    || text.contains("InvalidAccessKeyId")
+                    || text.contains("SignatureDoesNotMatch")
+                    || text.contains("AccessDenied")
+                    || text.contains("credential")
+                {
+                    StoreErrorKind::Credentials
+                } else {
+                    StoreErrorKind::Other
+                }
+            }
+        }
+    }
+}
+
 impl DatasetError {
+    /// Whether the credentials of object storage were missing or refused.
+    pub fn is_credentials(&self) -> bool {
+        matches!(
+            self,
+            DatasetError::ObjectStore {
+                kind: StoreErrorKind::Credentials,
+                ..
+            }
+        )
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> DatasetError {
         let path = path.into();
         move |source| DatasetError::Io { path, source }

@@ -9,6 +9,10 @@
 //! and stamp. [`Dataset::fingerprint`] is what a run compares on resume, so `ds`, `./ds/` and a
 //! glob are the same dataset. [`DatasetFile::reader`] is the only way to the bytes.
 //!
+//! A dataset may live on S3-compatible object storage (`s3://bucket/prefix/`, mixed with local
+//! paths): the same rules apply to its objects, read with range requests; see `remote.rs` for
+//! the credentials it reads. Manifests name objects by their full URI.
+//!
 //! **Invariant:** no other crate opens a dataset file (`clippy.toml` disallows `File::open` in
 //! the crates that read datasets; the few opens of their own outputs say why).
 //!
@@ -30,14 +34,16 @@ mod discover;
 mod error;
 mod path;
 mod reader;
+mod remote;
 mod stamp;
 
 pub use discover::{
     Dataset, DatasetFile, Found, PARQUET_MAGIC, expand, has_parquet_magic, is_hidden,
     is_xcomply_manifest,
 };
-pub use error::DatasetError;
-pub use path::{input_containing, is_glob, lexical_absolute, resolve};
+pub use error::{DatasetError, StoreErrorKind};
+pub use remote::{ObjectUri, check_scheme, has_objects, upload_file};
+pub use path::{canonical, input_containing, is_glob, lexical_absolute, resolve};
 pub use reader::FileReader;
 pub use stamp::{FileStamp, Fingerprint, StampedFile};
 

@@ -45,6 +45,16 @@ pub fn resolve(path: &Path) -> PathBuf {
     }
 }
 
+/// The canonical location of a file as a manifest or summary names it: an object's URI as it is
+/// (`s3://bucket/key`), a local path [`resolve`]d. Two spellings of one file compare equal.
+pub fn canonical(location: &str) -> PathBuf {
+    if crate::ObjectUri::parse(location).is_some() {
+        PathBuf::from(location)
+    } else {
+        resolve(Path::new(location))
+    }
+}
+
 /// Whether a dataset input is a glob pattern rather than a path.
 pub fn is_glob(input: &str) -> bool {
     input.contains(['*', '?', '['])

@@ -6,15 +6,19 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// A file's size and modification time: what one command saw, compared by a later one to what it
-/// finds (a run's resume, `apply` after `join`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+/// A file's size and modification time (and, for an object, its `ETag`): what one command saw,
+/// compared by a later one to what it finds (a run's resume, `apply` after `join`).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct FileStamp {
     /// Size in bytes.
     pub bytes: u64,
     /// Modification time, nanoseconds since the Unix epoch (negative before it, 0 when the file
     /// system keeps none).
     pub mtime_ns: i64,
+    /// The object's `ETag` on object storage (absent for local files): a rewrite of the same
+    /// size within the same second still changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 impl FileStamp {
@@ -38,6 +42,7 @@ impl FileStamp {
         FileStamp {
             bytes: m.len(),
             mtime_ns,
+            etag: None,
         }
     }
 }
@@ -122,7 +127,11 @@ mod tests {
     fn f(path: &str, bytes: u64, mtime_ns: i64) -> StampedFile {
         StampedFile {
             path: path.into(),
-            stamp: FileStamp { bytes, mtime_ns },
+            stamp: FileStamp {
+                bytes,
+                mtime_ns,
+                etag: None,
+            },
         }
     }
 

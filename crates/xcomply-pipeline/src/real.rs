@@ -188,11 +188,26 @@ fn transfer_error(e: &TransferError) -> StageError {
 }
 
 fn shard_error(e: &ShardError) -> StageError {
-    StageError::new(StageErrorKind::Input, e.to_string())
+    match e {
+        ShardError::Dataset(d) => dataset_error(d),
+        _ => StageError::new(StageErrorKind::Input, e.to_string()),
+    }
 }
 
 fn dataset_error(e: &xcomply_dataset::DatasetError) -> StageError {
-    StageError::new(StageErrorKind::Input, e.to_string())
+    use xcomply_dataset::{DatasetError, StoreErrorKind};
+    let kind = match e {
+        DatasetError::ObjectStore {
+            kind: StoreErrorKind::Credentials,
+            ..
+        } => StageErrorKind::Credentials,
+        DatasetError::ObjectStore {
+            kind: StoreErrorKind::Other,
+            ..
+        } => StageErrorKind::Api,
+        _ => StageErrorKind::Input,
+    };
+    StageError::new(kind, e.to_string())
 }
 
 impl RealStages {
@@ -218,7 +233,10 @@ impl RealStages {
 }
 
 fn sink_error(e: &SinkError) -> StageError {
-    StageError::new(StageErrorKind::Input, e.to_string())
+    match e {
+        SinkError::Dataset(d) => dataset_error(d),
+        _ => StageError::new(StageErrorKind::Input, e.to_string()),
+    }
 }
 
 /// Decoded download bytes handed from the async download to the blocking decoder. Four chunks

@@ -419,7 +419,11 @@ impl Stages for Fake {
 fn stamp(path: &str, bytes: u64, mtime_ns: i64) -> crate::state::StampedFile {
     crate::state::StampedFile {
         path: path.into(),
-        stamp: crate::state::FileStamp { bytes, mtime_ns },
+        stamp: crate::state::FileStamp {
+            bytes,
+            mtime_ns,
+            etag: None,
+        },
     }
 }
 

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::SinkError;
 use crate::dataset;
 use crate::join::{self, DELETE, JoinSummary, REHYDRATE, SCRUB_GEO, SUMMARY_FILE};
-use xcomply_dataset::{DatasetFile, FileStamp, resolve};
+use xcomply_dataset::{DatasetFile, FileStamp, canonical};
 
 /// Rows per batch while copying: bounded memory for any row width that datasets have in practice
 /// (8 Ki rows of 1 KiB posts is 8 MiB per thread).
@@ -94,7 +94,95 @@ struct Edits {
 /// their canonical path (symbolic links resolved, relative paths taken against the current
 /// directory), so `ds`, `./ds` and `/abs/ds` are the same dataset. A manifest made from relative
 /// paths must therefore be applied from the directory the join ran in.
+///
+/// `out` may be `s3://bucket/prefix/`: the copy is then built in a local staging directory (in
+/// the system's temporary directory) and uploaded object by object, each object written whole,
+/// and `_xcomply_apply.json` (the summary, hidden from Parquet readers) last, so that a reader
+/// who finds it finds the whole copy. The prefix must hold no object yet.
 pub fn apply_paths(
+    manifest: &Path,
+    dataset_inputs: &[PathBuf],
+    out: &Path,
+    options: &ApplyOptions,
+) -> Result<ApplySummary, SinkError> {
+    let Some(uri) = out.to_str().and_then(xcomply_dataset::ObjectUri::parse) else {
+        return apply_local(manifest, dataset_inputs, out, options);
+    };
+    let inputs = dataset::input_strings(dataset_inputs)?;
+    if let Some(input) = xcomply_dataset::input_containing(out, &out.join("part-0.parquet"), &inputs)
+    {
+        return Err(SinkError::Output {
+            path: out.to_path_buf(),
+            message: format!(
+                "is inside the dataset input {input}, so readers of the dataset would see the copy beside the rows it replaces; expected an output prefix outside the dataset"
+            ),
+        });
+    }
+    let prefix = format!("{}/", uri.key.trim_end_matches('/'));
+    if xcomply_dataset::has_objects(&xcomply_dataset::ObjectUri {
+        bucket: uri.bucket.clone(),
+        key: prefix.clone(),
+    })? {
+        return Err(SinkError::Output {
+            path: out.to_path_buf(),
+            message: "already holds objects; expected an empty prefix for the compliant copy"
+                .into(),
+        });
+    }
+    let staging = tempfile::Builder::new()
+        .prefix("xcomply-apply-s3-")
+        .tempdir()
+        .map_err(io_err(&std::env::temp_dir()))?;
+    let local = staging.path().join("copy");
+    let summary = apply_local(manifest, dataset_inputs, &local, options)?;
+    let mut files = Vec::new();
+    collect_files(&local, &mut files)?;
+    files.sort();
+    for f in &files {
+        let rel = f.strip_prefix(&local).expect("found under the copy");
+        let key = format!("{prefix}{}", rel.to_string_lossy());
+        xcomply_dataset::upload_file(
+            f,
+            &xcomply_dataset::ObjectUri {
+                bucket: uri.bucket.clone(),
+                key,
+            },
+        )?;
+    }
+    let marker = staging.path().join(APPLY_SUMMARY_OBJECT);
+    std::fs::write(
+        &marker,
+        serde_json::to_vec_pretty(&summary).expect("the summary always serialises"),
+    )
+    .map_err(io_err(&marker))?;
+    xcomply_dataset::upload_file(
+        &marker,
+        &xcomply_dataset::ObjectUri {
+            bucket: uri.bucket.clone(),
+            key: format!("{prefix}{APPLY_SUMMARY_OBJECT}"),
+        },
+    )?;
+    Ok(summary)
+}
+
+/// The summary object written last beside a copy on object storage: its presence says the copy
+/// is whole. Its `_` prefix hides it from Parquet readers (Spark, Hive, `DuckDB`, xcomply).
+pub const APPLY_SUMMARY_OBJECT: &str = "_xcomply_apply.json";
+
+/// Every file below `dir`.
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SinkError> {
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let path = entry.map_err(io_err(dir))?.path();
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn apply_local(
     manifest: &Path,
     dataset_inputs: &[PathBuf],
     out: &Path,
@@ -206,12 +294,12 @@ pub fn apply_paths(
         let checked: BTreeMap<PathBuf, &str> = s
             .files
             .iter()
-            .map(|f| (resolve(Path::new(&f.path)), f.path.as_str()))
+            .map(|f| (canonical(&f.path), f.path.as_str()))
             .collect();
         let skipped: std::collections::BTreeSet<PathBuf> = s
             .skipped_files
             .iter()
-            .map(|k| resolve(Path::new(&k.path)))
+            .map(|k| canonical(&k.path))
             .collect();
         // A file rewritten since the join (rows reordered, added or removed) no longer has the
         // flagged rows at the manifest's positions: applying it would delete other rows and keep
@@ -219,14 +307,14 @@ pub fn apply_paths(
         let stamps: BTreeMap<PathBuf, FileStamp> = s
             .files
             .iter()
-            .filter_map(|f| Some((resolve(Path::new(&f.path)), f.stamp?)))
+            .filter_map(|f| Some((canonical(&f.path), f.stamp.clone()?)))
             .collect();
         for (f, key) in files.iter().zip(&keys) {
-            let Some(&then) = stamps.get(key) else {
+            let Some(then) = stamps.get(key) else {
                 continue;
             };
             let now = f.reader()?.stamp()?;
-            if now != then {
+            if now != *then {
                 return Err(SinkError::Schema {
                     path: f.path.clone(),
                     message: format!(
@@ -271,7 +359,7 @@ pub fn apply_paths(
         keys.iter().map(PathBuf::as_path).zip(files).collect();
     let mut by_file: BTreeMap<String, &Edits> = BTreeMap::new();
     for (path, e) in &edits {
-        let Some(f) = known.get(resolve(Path::new(path)).as_path()) else {
+        let Some(f) = known.get(canonical(path).as_path()) else {
             return Err(bad(format!(
                 "names dataset file {path:?}, which is not in the dataset; expected the --dataset paths given to `xcomply join`, from the directory it ran in"
             )));

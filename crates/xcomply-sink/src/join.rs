@@ -1022,7 +1022,7 @@ fn collect(
             rows: md.file_metadata().num_rows() as u64,
             row_groups: md.num_row_groups() as u64,
             row_groups_skipped: (md.num_row_groups() - p.read.len()) as u64,
-            stamp: Some(p.stamp),
+            stamp: Some(p.stamp.clone()),
             ..FileSummary::default()
         };
         let mut held: Vec<Match> = Vec::new();

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use xcomply_sink::apply::{ApplyOptions, apply_paths};
 use xcomply_sink::join::REHYDRATE_IDS_FILE;
 
@@ -76,8 +75,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         threads: args.threads,
     };
     let summary = apply_paths(&args.manifest, &args.dataset, &args.out, &options)
-        .context("apply failed; no copy was written")
-        .map_err(|e| coded(Code::Input, e))?;
+        .map_err(|e| {
+            let code = super::common::sink_code(&e);
+            coded(code, anyhow::Error::new(e).context("apply failed; no copy was written"))
+        })?;
     say!("{}", serde_json::to_string(&summary)?)?;
     if !ctx.quiet {
         note!(

@@ -148,6 +148,32 @@ pub fn transfers_for(
     .map_err(transfer_error)
 }
 
+/// The exit code of a sink error (join, apply): refused object-storage credentials are 5 and
+/// object storage failing after every retry 6; everything else is the input's (4).
+pub fn sink_code(err: &xcomply_sink::SinkError) -> crate::exit::Code {
+    match err {
+        xcomply_sink::SinkError::Dataset(d) => dataset_code(d),
+        _ => crate::exit::Code::Input,
+    }
+}
+
+/// The exit code of a dataset error: refused object-storage credentials are 5, object storage
+/// failing after every retry 6, anything else (missing paths, no Parquet files) 4.
+pub fn dataset_code(err: &xcomply_dataset::DatasetError) -> crate::exit::Code {
+    use xcomply_dataset::{DatasetError, StoreErrorKind};
+    match err {
+        DatasetError::ObjectStore {
+            kind: StoreErrorKind::Credentials,
+            ..
+        } => crate::exit::Code::Credentials,
+        DatasetError::ObjectStore {
+            kind: StoreErrorKind::Other,
+            ..
+        } => crate::exit::Code::Api,
+        _ => crate::exit::Code::Input,
+    }
+}
+
 /// A transfer error with its exit code.
 pub fn transfer_error(err: xcomply_transfer::TransferError) -> anyhow::Error {
     let code = transfer_code(&err);

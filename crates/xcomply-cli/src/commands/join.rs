@@ -2,13 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use xcomply_sink::join::{
     DELETE, JoinOptions, JoinSummary, MANIFEST_FILE, REHYDRATE, REHYDRATE_IDS_FILE, SCRUB_GEO,
     SUMMARY_FILE, join_paths,
 };
 
-use crate::exit::{Code, coded};
+use crate::exit::coded;
 use crate::output::Ctx;
 use crate::output::note;
 
@@ -107,8 +106,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         force: args.force,
     };
     let summary = join_paths(&args.dataset, &args.results, &args.out, &options)
-        .context("join failed; no manifest was written")
-        .map_err(|e| coded(Code::Input, e))?;
+        .map_err(|e| {
+            let code = super::common::sink_code(&e);
+            coded(code, anyhow::Error::new(e).context("join failed; no manifest was written"))
+        })?;
     if !ctx.quiet {
         note!(
             "joined {}, {} ({} of {} skipped): {} ({} delete, {} rehydrate, {} scrub_geo{}) in {}",

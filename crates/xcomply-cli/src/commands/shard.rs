@@ -92,6 +92,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let started = Instant::now();
     let manifest = xcomply_shard::shard(&args.inputs, &options).map_err(|e| match e {
         ShardError::InvalidOption(_) | ShardError::InvalidSize { .. } => coded(Code::Usage, e),
+        ShardError::Dataset(ref d) => coded(super::common::dataset_code(d), e),
         _ => coded(Code::Input, e),
     })?;
     if !ctx.quiet {
