@@ -185,14 +185,19 @@ pub struct DatasetFile {
 impl PartialEq for DatasetFile {
     fn eq(&self, other: &DatasetFile) -> bool {
         // The client is how the file is reached, not what it is.
-        (&self.path, &self.display, &self.relative, &self.canonical, &self.stamp)
-            == (
-                &other.path,
-                &other.display,
-                &other.relative,
-                &other.canonical,
-                &other.stamp,
-            )
+        (
+            &self.path,
+            &self.display,
+            &self.relative,
+            &self.canonical,
+            &self.stamp,
+        ) == (
+            &other.path,
+            &other.display,
+            &other.relative,
+            &other.canonical,
+            &other.stamp,
+        )
     }
 }
 
@@ -219,7 +224,11 @@ impl DatasetFile {
     }
 
     /// The object at `uri` (found under an input as `relative`), as listed with `stamp`.
-    fn object(uri: ObjectUri, relative: PathBuf, stamp: FileStamp) -> Result<DatasetFile, DatasetError> {
+    fn object(
+        uri: ObjectUri,
+        relative: PathBuf,
+        stamp: FileStamp,
+    ) -> Result<DatasetFile, DatasetError> {
         let text = uri.to_uri();
         Ok(DatasetFile {
             path: PathBuf::from(&text),
@@ -255,10 +264,12 @@ fn discover_objects(
     looked: &mut usize,
 ) -> Result<Vec<DatasetFile>, DatasetError> {
     let pattern = if is_glob(&uri.key) {
-        Some(glob::Pattern::new(&uri.key).map_err(|e| DatasetError::BadGlob {
-            input: input.to_owned(),
-            message: e.to_string(),
-        })?)
+        Some(
+            glob::Pattern::new(&uri.key).map_err(|e| DatasetError::BadGlob {
+                input: input.to_owned(),
+                message: e.to_string(),
+            })?,
+        )
     } else {
         None
     };
@@ -341,7 +352,13 @@ fn discover_objects(
         };
         let given = l.key == uri.key;
         if l.key.ends_with(&format!("/{MANIFEST_FILE}"))
-            && keys.contains(format!("{}{SUMMARY_FILE}", &l.key[..l.key.len() - MANIFEST_FILE.len()]).as_str())
+            && keys.contains(
+                format!(
+                    "{}{SUMMARY_FILE}",
+                    &l.key[..l.key.len() - MANIFEST_FILE.len()]
+                )
+                .as_str(),
+            )
         {
             if given {
                 return Err(DatasetError::Manifest {
@@ -365,7 +382,11 @@ fn discover_objects(
             skipped.push(object.to_uri());
             continue;
         }
-        out.push(DatasetFile::object(object, PathBuf::from(rel), l.stamp.clone())?);
+        out.push(DatasetFile::object(
+            object,
+            PathBuf::from(rel),
+            l.stamp.clone(),
+        )?);
     }
     if listed.is_empty() && pattern.is_some() {
         return Err(DatasetError::NoMatch {

@@ -64,7 +64,9 @@ pub enum DatasetError {
     },
 
     /// Object storage xcomply cannot read here.
-    #[error("{input}: this object storage is not supported; expected a local path or s3://bucket/prefix (S3 and S3-compatible stores such as MinIO, R2 or Ceph)")]
+    #[error(
+        "{input}: this object storage is not supported; expected a local path or s3://bucket/prefix (S3 and S3-compatible stores such as MinIO, R2 or Ceph)"
+    )]
     UnsupportedScheme {
         /// The input as given.
         input: String,

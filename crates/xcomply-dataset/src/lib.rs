@@ -42,9 +42,9 @@ pub use discover::{
     is_xcomply_manifest,
 };
 pub use error::{DatasetError, StoreErrorKind};
-pub use remote::{ObjectUri, check_scheme, has_objects, upload_file};
 pub use path::{canonical, input_containing, is_glob, lexical_absolute, resolve};
 pub use reader::FileReader;
+pub use remote::{ObjectUri, check_scheme, has_objects, object_requests, upload_file};
 pub use stamp::{FileStamp, Fingerprint, StampedFile};
 
 /// File name of a manifest inside a join's output directory.

@@ -11,10 +11,16 @@ use parquet::file::reader::{ChunkReader, Length};
 use crate::remote::Remote;
 use crate::{DatasetError, FileStamp};
 
-/// Bytes fetched per request by a sequential read of an object ([`ChunkReader::get_read`], used
-/// for copies): large enough that the request's round trip is a few percent of its transfer,
-/// small enough to keep memory bounded.
+/// Bytes fetched per request by a sequential read of an object past its first block (copies of
+/// unchanged files): large enough that the request's round trip is a few percent of its
+/// transfer, small enough to keep memory bounded.
 const OBJECT_READ_BLOCK: u64 = 8 << 20;
+
+/// The least an object request fetches. The Parquet reader asks for a page's header (a few
+/// hundred bytes, through `get_read`) and then for the page (`get_bytes`) right after it; one
+/// fetch of at least this much answers both, and usually the next pages of the column chunk too,
+/// from the reader's one-block cache, without reading far past what is needed.
+const OBJECT_MIN_FETCH: u64 = 1 << 20;
 
 /// An open dataset file, for the `parquet` crate's readers: a local file or an object. It is the
 /// only way shard, join and apply read dataset bytes, so where the bytes come from is decided
@@ -26,8 +32,17 @@ pub struct FileReader {
 
 #[derive(Debug)]
 enum Inner {
-    Local { path: PathBuf, file: File },
-    Remote { remote: Arc<Remote>, len: u64 },
+    Local {
+        path: PathBuf,
+        file: File,
+    },
+    Remote {
+        remote: Arc<Remote>,
+        len: u64,
+        /// The last blocks fetched, `(offset, bytes)`, newest last: requests inside one cost
+        /// nothing. Several, because a reader of two columns alternates between their chunks.
+        cache: std::sync::Mutex<Vec<(u64, Bytes)>>,
+    },
 }
 
 impl FileReader {
@@ -44,7 +59,11 @@ impl FileReader {
 
     pub(crate) fn remote(remote: Arc<Remote>, len: u64) -> FileReader {
         FileReader {
-            inner: Inner::Remote { remote, len },
+            inner: Inner::Remote {
+                remote,
+                len,
+                cache: std::sync::Mutex::new(Vec::new()),
+            },
         }
     }
 
@@ -63,13 +82,72 @@ impl FileReader {
                 path: path.clone(),
                 file: file.try_clone().map_err(DatasetError::io(path))?,
             },
-            Inner::Remote { remote, len } => Inner::Remote {
+            Inner::Remote { remote, len, .. } => Inner::Remote {
                 remote: Arc::clone(remote),
                 len: *len,
+                cache: std::sync::Mutex::new(Vec::new()),
             },
         };
         Ok(FileReader { inner })
     }
+}
+
+/// Blocks kept per reader: one per column read at once (the join reads two), with room to spare;
+/// at [`OBJECT_MIN_FETCH`] each this bounds a reader's cache at 4 MiB.
+const CACHED_BLOCKS: usize = 4;
+
+/// Bytes `start..start + want` of an object, from the cache when it holds them, else fetched
+/// with at least [`OBJECT_MIN_FETCH`] bytes (up to the object's end) and cached.
+fn fetch(
+    remote: &Remote,
+    len: u64,
+    cache: &std::sync::Mutex<Vec<(u64, Bytes)>>,
+    start: u64,
+    want: u64,
+) -> Result<Bytes, DatasetError> {
+    let end = (start + want).min(len);
+    let mut cached = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((at, bytes)) = cached
+        .iter()
+        .rev()
+        .find(|(at, bytes)| *at <= start && end <= at + bytes.len() as u64)
+    {
+        return Ok(bytes.slice((start - at) as usize..(end - at) as usize));
+    }
+    let to = (start + want.max(OBJECT_MIN_FETCH)).min(len);
+    let bytes = remote.get_range(start..to)?;
+    let out = bytes.slice(..(end - start) as usize);
+    if cached.len() == CACHED_BLOCKS {
+        cached.remove(0);
+    }
+    cached.push((start, bytes));
+    Ok(out)
+}
+
+/// A sequential read's first bytes at `start`: the rest of a cached block that holds `start` with
+/// at least a page header's worth after it, else a fresh block from `start`.
+fn fetch_from(
+    remote: &Remote,
+    len: u64,
+    cache: &std::sync::Mutex<Vec<(u64, Bytes)>>,
+    start: u64,
+) -> Result<Bytes, DatasetError> {
+    /// Enough for any page header (thrift, tens of bytes to a few KiB with statistics).
+    const HEADER: u64 = 16 << 10;
+    {
+        let cached = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let block_end = |at: u64, b: &Bytes| at + b.len() as u64;
+        if let Some((at, bytes)) = cached.iter().rev().find(|(at, b)| {
+            *at <= start && (start + HEADER <= block_end(*at, b) || block_end(*at, b) == len)
+        }) {
+            return Ok(bytes.slice((start - at) as usize..));
+        }
+    }
+    fetch(remote, len, cache, start, OBJECT_MIN_FETCH)
 }
 
 impl Length for FileReader {
@@ -114,21 +192,28 @@ impl ChunkReader for FileReader {
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
         match &self.inner {
             Inner::Local { file, .. } => Ok(Box::new(file.get_read(start)?)),
-            Inner::Remote { remote, len } => Ok(Box::new(ObjectRead {
-                remote: Arc::clone(remote),
-                pos: start,
-                end: *len,
-                buf: Bytes::new(),
-            })),
+            Inner::Remote { remote, len, cache } => {
+                // The first block through the cache (a page header is read this way, and its
+                // page right after), the rest in large blocks.
+                let first = fetch_from(remote, *len, cache, start)
+                    .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
+                Ok(Box::new(ObjectRead {
+                    remote: Arc::clone(remote),
+                    pos: start + first.len() as u64,
+                    end: *len,
+                    buf: first,
+                }))
+            }
         }
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
         match &self.inner {
             Inner::Local { file, .. } => file.get_bytes(start, length),
-            Inner::Remote { remote, .. } => remote
-                .get_range(start..start + length as u64)
-                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e))),
+            Inner::Remote { remote, len, cache } => {
+                fetch(remote, *len, cache, start, length as u64)
+                    .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+            }
         }
     }
 }

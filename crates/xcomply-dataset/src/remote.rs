@@ -3,7 +3,7 @@
 //!
 //! Credentials and endpoint come from where users already keep them: the standard `AWS_*`
 //! environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
-//! `AWS_REGION` / `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL` for MinIO, R2, Ceph or a local
+//! `AWS_REGION` / `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL` for `MinIO`, R2, Ceph or a local
 //! server), then the profile files (`~/.aws/credentials` and `~/.aws/config`, or
 //! `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE`, profile `AWS_PROFILE` or `default`). None of
 //! it is ever shown: errors name the bucket and key only.
@@ -11,7 +11,7 @@
 //! The readers are blocking (the `parquet` crate's `ChunkReader`), so requests run on a small
 //! runtime of this crate's own and the calling thread waits for each: that works from any thread,
 //! inside an async runtime's blocking pool or not. Every read is a range request; the client
-//! retries network errors and 5xx answers with backoff (object_store's defaults).
+//! retries network errors and 5xx answers with backoff (`object_store` defaults).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,9 +21,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use futures::TryStreamExt as _;
-use object_store::{ObjectStore, ObjectStoreExt as _};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt as _};
 
 use crate::{DatasetError, FileStamp};
 
@@ -43,8 +43,18 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Runs `fut` on the request runtime and waits for it, from any thread.
+/// Requests sent to object storage by this process (each list page, head, ranged get and put
+/// counts once, retries aside), for `-v` output and benchmarks.
+static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Requests sent to object storage so far by this process.
+pub fn object_requests() -> u64 {
+    REQUESTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Runs `fut` (one request) on the request runtime and waits for it, from any thread.
 pub(crate) fn block<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -> T {
+    REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     runtime().spawn(async move {
         let _ = tx.send(fut.await);
@@ -82,7 +92,9 @@ impl ObjectUri {
 /// Refuses object storage xcomply cannot read here (Google Cloud Storage, Azure), rather than
 /// taking `gs://b/k` for a relative local path.
 pub fn check_scheme(input: &str) -> Result<(), DatasetError> {
-    for scheme in ["gs://", "gcs://", "az://", "abfs://", "abfss://", "azure://", "s3a://"] {
+    for scheme in [
+        "gs://", "gcs://", "az://", "abfs://", "abfss://", "azure://", "s3a://",
+    ] {
         if input.starts_with(scheme) {
             return Err(DatasetError::UnsupportedScheme {
                 input: input.to_owned(),
@@ -189,7 +201,10 @@ pub(crate) fn store(bucket: &str) -> Result<Arc<dyn ObjectStore>, DatasetError> 
     let endpoint = env("AWS_ENDPOINT_URL")
         .or_else(|| env("AWS_ENDPOINT"))
         .or_else(|| file_value("endpoint_url"));
-    if endpoint.as_deref().is_some_and(|e| e.starts_with("http://")) {
+    if endpoint
+        .as_deref()
+        .is_some_and(|e| e.starts_with("http://"))
+    {
         // A local S3-compatible server (MinIO, a test server) speaks plain HTTP.
         builder = builder.with_allow_http(true);
     }
@@ -203,7 +218,7 @@ pub(crate) fn store(bucket: &str) -> Result<Arc<dyn ObjectStore>, DatasetError> 
     Ok(store)
 }
 
-/// An object store error as one line, without anything secret: object_store's messages name the
+/// An object store error as one line, without anything secret: `object_store` messages name the
 /// bucket, key and HTTP status, never credentials or signatures.
 pub(crate) fn clean(e: &object_store::Error) -> String {
     xcomply_core::error_chain(e)
@@ -227,10 +242,7 @@ pub(crate) struct Listed {
 fn stamp_of(meta: &object_store::ObjectMeta) -> FileStamp {
     FileStamp {
         bytes: meta.size,
-        mtime_ns: meta
-            .last_modified
-            .timestamp_nanos_opt()
-            .unwrap_or(i64::MAX),
+        mtime_ns: meta.last_modified.timestamp_nanos_opt().unwrap_or(i64::MAX),
         etag: meta.e_tag.clone(),
     }
 }
@@ -319,7 +331,8 @@ pub fn upload_file(from: &std::path::Path, to: &ObjectUri) -> Result<(), Dataset
     let len = file.metadata().map_err(DatasetError::io(from))?.len();
     if len <= PART as u64 {
         let mut bytes = Vec::with_capacity(len as usize);
-        file.read_to_end(&mut bytes).map_err(DatasetError::io(from))?;
+        file.read_to_end(&mut bytes)
+            .map_err(DatasetError::io(from))?;
         return block(async move { store.put(&path, Bytes::from(bytes).into()).await })
             .map(|_| ())
             .map_err(|e| store_error(to, &e));

@@ -109,7 +109,8 @@ pub fn apply_paths(
         return apply_local(manifest, dataset_inputs, out, options);
     };
     let inputs = dataset::input_strings(dataset_inputs)?;
-    if let Some(input) = xcomply_dataset::input_containing(out, &out.join("part-0.parquet"), &inputs)
+    if let Some(input) =
+        xcomply_dataset::input_containing(out, &out.join("part-0.parquet"), &inputs)
     {
         return Err(SinkError::Output {
             path: out.to_path_buf(),
@@ -296,11 +297,8 @@ fn apply_local(
             .iter()
             .map(|f| (canonical(&f.path), f.path.as_str()))
             .collect();
-        let skipped: std::collections::BTreeSet<PathBuf> = s
-            .skipped_files
-            .iter()
-            .map(|k| canonical(&k.path))
-            .collect();
+        let skipped: std::collections::BTreeSet<PathBuf> =
+            s.skipped_files.iter().map(|k| canonical(&k.path)).collect();
         // A file rewritten since the join (rows reordered, added or removed) no longer has the
         // flagged rows at the manifest's positions: applying it would delete other rows and keep
         // the flagged ones.

@@ -74,11 +74,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         no_geo_columns,
         threads: args.threads,
     };
-    let summary = apply_paths(&args.manifest, &args.dataset, &args.out, &options)
-        .map_err(|e| {
-            let code = super::common::sink_code(&e);
-            coded(code, anyhow::Error::new(e).context("apply failed; no copy was written"))
-        })?;
+    let summary = apply_paths(&args.manifest, &args.dataset, &args.out, &options).map_err(|e| {
+        let code = super::common::sink_code(&e);
+        coded(
+            code,
+            anyhow::Error::new(e).context("apply failed; no copy was written"),
+        )
+    })?;
     say!("{}", serde_json::to_string(&summary)?)?;
     if !ctx.quiet {
         note!(

@@ -105,11 +105,19 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         allow_no_results: false,
         force: args.force,
     };
-    let summary = join_paths(&args.dataset, &args.results, &args.out, &options)
-        .map_err(|e| {
-            let code = super::common::sink_code(&e);
-            coded(code, anyhow::Error::new(e).context("join failed; no manifest was written"))
-        })?;
+    let summary = join_paths(&args.dataset, &args.results, &args.out, &options).map_err(|e| {
+        let code = super::common::sink_code(&e);
+        coded(
+            code,
+            anyhow::Error::new(e).context("join failed; no manifest was written"),
+        )
+    })?;
+    if xcomply_dataset::object_requests() > 0 {
+        tracing::info!(
+            "object storage: {} requests (listing, footers, column chunks)",
+            xcomply_dataset::object_requests()
+        );
+    }
     if !ctx.quiet {
         note!(
             "joined {}, {} ({} of {} skipped): {} ({} delete, {} rehydrate, {} scrub_geo{}) in {}",
