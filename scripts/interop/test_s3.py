@@ -1,7 +1,8 @@
 """Datasets on S3: xcomply against a real S3 HTTP API on loopback (moto in server mode).
 
-The same seeded dataset, local and uploaded to a bucket, gives the same manifest rows (file names
-aside) for `xcomply join` and for `xcomply run --emulator`; `xcomply apply` reads from S3 and
+The same seeded dataset, local and uploaded to a bucket, gives the same shards for `xcomply
+shard` and the same manifest rows (file names aside) for `xcomply join` and for
+`xcomply run --emulator`; `xcomply apply` reads from S3 and
 writes its compliant copy to S3, checked row for row against pyarrow reading the copy back and
 against the local apply; an object rewritten after the join is refused; a wrong credential exits
 5 naming the bucket, a missing bucket 4. moto answers on 127.0.0.1 only.
@@ -116,6 +117,17 @@ def test_join_on_s3_equals_the_local_join(s3_dataset):
     xcomply(env, "join", "--dataset", "s3://posts/data/date=*/*.parquet", "--results", str(results),
             "--out", str(globbed))
     assert rows(globbed / "manifest.parquet") == ours
+
+
+def test_shard_on_s3_equals_the_local_shard(s3_dataset):
+    moto, _, tmp, data, _ = s3_dataset
+    env = moto.env()
+    for name, dataset in (("shards-local", str(data)), ("shards-s3", "s3://posts/data/")):
+        xcomply(env, "shard", "--type", "users", "--column", "author_id", "--out", str(tmp / name), dataset)
+    local = sorted(p.name for p in (tmp / "shards-local").glob("users-*.txt"))
+    assert local
+    for name in local:
+        assert (tmp / "shards-s3" / name).read_bytes() == (tmp / "shards-local" / name).read_bytes()
 
 
 def test_run_on_s3_equals_the_local_run(s3_dataset):

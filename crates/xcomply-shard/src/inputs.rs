@@ -17,6 +17,8 @@ pub enum Input {
         /// Its path below the input it was found under.
         relative: PathBuf,
     },
+    /// A Parquet object on object storage (`s3://…`), found by the dataset's rules.
+    Object(xcomply_dataset::DatasetFile),
 }
 
 impl Input {
@@ -27,6 +29,7 @@ impl Input {
         match self {
             Input::Stdin => Ok(false),
             Input::File { path, .. } => Ok(xcomply_dataset::has_parquet_magic(path)?),
+            Input::Object(_) => Ok(true),
         }
     }
 
@@ -35,18 +38,27 @@ impl Input {
         match self {
             Input::Stdin => "<stdin>".into(),
             Input::File { path, .. } => path.display().to_string(),
+            Input::Object(file) => file.display.clone(),
         }
     }
 }
 
-/// Expands inputs in order: `-` is stdin; everything else as [`xcomply_dataset::expand`] does
-/// it (a file is itself, a directory every file below it in name order with hidden and
-/// `_`-prefixed names skipped, a glob its matches).
+/// Expands inputs in order: `-` is stdin; `s3://…` the Parquet objects the dataset's rules find
+/// there; everything else as [`xcomply_dataset::expand`] does it (a file is itself, a directory
+/// every file below it in name order with hidden and `_`-prefixed names skipped, a glob its
+/// matches).
 pub fn expand_inputs(inputs: &[String]) -> Result<Vec<Input>, ShardError> {
     let mut files = Vec::new();
     for input in inputs {
         if input == "-" {
             files.push(Input::Stdin);
+            continue;
+        }
+        xcomply_dataset::check_scheme(input)?;
+        if xcomply_dataset::ObjectUri::parse(input).is_some() {
+            // Objects are Parquet only (text files of IDs are read from disk or stdin).
+            let dataset = xcomply_dataset::Dataset::discover(std::slice::from_ref(input))?;
+            files.extend(dataset.files().iter().cloned().map(Input::Object));
             continue;
         }
         for found in xcomply_dataset::expand(std::slice::from_ref(input))? {

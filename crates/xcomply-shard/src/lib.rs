@@ -218,6 +218,10 @@ pub fn shard(inputs: &[String], options: &ShardOptions) -> Result<ShardManifest,
             Input::Stdin => {
                 read_text("-", options.lenient, threads, &mut sharder)?;
             }
+            Input::Object(file) => {
+                let column = options.column.as_deref().expect("checked above");
+                read_parquet_columns(file, &[column], options.lenient, &mut [&mut sharder])?;
+            }
         }
     }
     let manifest = sharder.finish(&options.out_dir)?;
