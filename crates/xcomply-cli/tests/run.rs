@@ -62,10 +62,15 @@ impl Setup {
 
     /// `xcomply run` on the dataset into `out`, against the emulator.
     fn command(&self, out: &Path, extra: &[&str]) -> Command {
+        self.command_on(std::slice::from_ref(&self.dataset), out, extra)
+    }
+
+    /// `xcomply run --dataset DATASET… --out OUT EXTRA…` against the emulator.
+    fn command_on(&self, dataset: &[PathBuf], out: &Path, extra: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_xcomply"));
         cmd.arg("run")
             .arg("--dataset")
-            .arg(&self.dataset)
+            .args(dataset)
             .arg("--out")
             .arg(out)
             .args(["--api-base", self.emulator().base_url()])
@@ -1142,16 +1147,7 @@ fn a_hive_table_without_parquet_names_gives_the_same_manifest() {
     let output = setup.run(&named, &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let bare = setup.out("bare");
-    let output = Command::new(env!("CARGO_BIN_EXE_xcomply"))
-        .args(["run", "--dataset"])
-        .arg(&hive)
-        .arg("--out")
-        .arg(&bare)
-        .args(["--api-base", setup.emulator().base_url()])
-        .args(["--max-ids-per-job", IDS_PER_JOB, "--poll-interval", "0.02"])
-        .env("X_BEARER_TOKEN", setup.emulator().token())
-        .output()
-        .unwrap();
+    let output = setup.command_on(&[hive], &bare, &[]).output().unwrap();
     assert!(output.status.success(), "{}", text(&output.stderr));
     let rows = rows_without_names(&bare);
     assert_eq!(rows.len(), setup.expected_rows().len());
@@ -1168,23 +1164,9 @@ fn another_spelling_of_the_dataset_is_the_same_run() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let before = manifest_bytes(&out);
     let jobs = setup.emulator().stats().jobs_created;
-    let dotted = format!("{}/./", setup.dataset.display());
-    let files: Vec<String> = parquet_files(&setup.dataset)
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    for spelling in [vec![dotted], files] {
-        let output = Command::new(env!("CARGO_BIN_EXE_xcomply"))
-            .arg("run")
-            .arg("--dataset")
-            .args(&spelling)
-            .arg("--out")
-            .arg(&out)
-            .args(["--api-base", setup.emulator().base_url()])
-            .args(["--max-ids-per-job", IDS_PER_JOB, "--poll-interval", "0.02"])
-            .env("X_BEARER_TOKEN", setup.emulator().token())
-            .output()
-            .unwrap();
+    let dotted = PathBuf::from(format!("{}/./", setup.dataset.display()));
+    for spelling in [vec![dotted], parquet_files(&setup.dataset)] {
+        let output = setup.command_on(&spelling, &out, &[]).output().unwrap();
         assert!(
             output.status.success(),
             "{spelling:?}: {}",

@@ -702,18 +702,18 @@ pub(crate) async fn list(
 // Handlers return a ready HTTP answer on the error path; boxing it would only add an allocation.
 #[allow(clippy::result_large_err)]
 fn parse_job_id(id: &str, ctx: &Ctx) -> Result<u64, Response> {
+    job_id_of(id).ok_or_else(|| invalid_request(vec![item("id", &[id], bad_job_id(id))], ctx))
+}
+
+/// A job ID path segment: 1 to 19 ASCII digits.
+pub(crate) fn job_id_of(id: &str) -> Option<u64> {
     let valid = !id.is_empty() && id.len() <= 19 && id.bytes().all(|b| b.is_ascii_digit());
-    match id.parse::<u64>() {
-        Ok(n) if valid => Ok(n),
-        _ => Err(invalid_request(
-            vec![item(
-                "id",
-                &[id],
-                format!("The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$"),
-            )],
-            ctx,
-        )),
-    }
+    id.parse::<u64>().ok().filter(|_| valid)
+}
+
+/// The message of a malformed job ID, in X's wording.
+pub(crate) fn bad_job_id(id: &str) -> String {
+    format!("The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$")
 }
 
 /// `GET /2/compliance/jobs/:id`.

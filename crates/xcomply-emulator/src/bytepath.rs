@@ -19,7 +19,9 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use xcomply_core::JobResponse;
 
-use crate::api::{check_fields, generic, invalid_request_plain, job_json, job_not_found};
+use crate::api::{
+    bad_job_id, check_fields, generic, invalid_request_plain, job_id_of, job_json, job_not_found,
+};
 use crate::config::{Flow, RouteClass};
 use crate::problem::{self, Live};
 use crate::server::ConnKill;
@@ -77,13 +79,8 @@ async fn admit(
             },
         ));
     };
-    let valid = !id.is_empty() && id.len() <= 19 && id.bytes().all(|b| b.is_ascii_digit());
-    let Some(job_id) = id.parse::<u64>().ok().filter(|_| valid) else {
-        return Err(invalid_request_plain(
-            "id",
-            id,
-            format!("The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$"),
-        ));
+    let Some(job_id) = job_id_of(id) else {
+        return Err(invalid_request_plain("id", id, bad_job_id(id)));
     };
     let fields = check_fields(query);
     if let Some(first) = fields.into_iter().next() {
